@@ -1,0 +1,164 @@
+"""Audio input/output, validation, listening and plotting.
+
+Used in: 00_course_map_and_audio_basics.ipynb and every later notebook (load, listen, look).
+"""
+from pathlib import Path
+
+import librosa
+import librosa.display
+import matplotlib.pyplot as plt
+import numpy as np
+import soundfile as sf
+
+PLAYER_SR = 16_000  # saved audio players are resampled to this rate to keep notebooks small
+
+
+def check_audio(audio, name="audio", ndim=(1,)):
+    """Validate an audio array and return it as float64.
+
+    Used in: every public function of the course that takes audio.
+
+    Args:
+        audio: array of samples.
+        name: what to call the array in error messages.
+        ndim: allowed numbers of dimensions, e.g. (1,) for mono, (1, 2) for mono or multichannel.
+    Returns:
+        The audio as a float64 numpy array.
+    Raises:
+        ValueError: empty, wrong rank, NaN/inf, or all-zero audio.
+    """
+    audio = np.asarray(audio, dtype=np.float64)
+    if audio.ndim not in ndim:
+        raise ValueError(f"{name} must have {' or '.join(map(str, ndim))} dimension(s), got shape {audio.shape}.")
+    if audio.size == 0:
+        raise ValueError(f"{name} is empty (shape {audio.shape}): check the file or the slice you took.")
+    if not np.all(np.isfinite(audio)):
+        raise ValueError(f"{name} contains NaN or infinite values: check the processing that produced it.")
+    if not np.any(audio):
+        raise ValueError(f"{name} is silent (all zeros): pick another file or excerpt.")
+    return audio
+
+
+def load_audio(path, sr=None, mono=True, offset=0.0, duration=None):
+    """Read an audio file, decoding by content (not by extension), and optionally resample it.
+
+    Used in: 00–05 (speaker clips); datasets.py (Kaggle files that are MP3 data under a .wav name).
+
+    Args:
+        path: file path. WAV, FLAC and Ogg are read with soundfile; anything else (e.g. MP3,
+            whatever the extension says) falls back to librosa's audioread/ffmpeg decoder.
+        sr: target sample rate in Hz, or None to keep the file's rate.
+        mono: average the channels to one.
+        offset, duration: excerpt in seconds (duration None = to the end).
+    Returns:
+        (audio, sr): float32 array of shape (n,) if mono else (n, channels), and its rate in Hz.
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError: the file cannot be decoded, or decodes to empty or NaN audio.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"Audio file not found: {path}")
+    try:
+        with sf.SoundFile(path) as f:
+            f.seek(int(offset * f.samplerate))
+            frames = -1 if duration is None else int(duration * f.samplerate)
+            audio, file_sr = f.read(frames, dtype="float32", always_2d=True), f.samplerate
+    except (sf.LibsndfileError, RuntimeError):
+        try:  # not a format libsndfile knows (e.g. MP3 data in a .wav file): decode with ffmpeg
+            audio, file_sr = librosa.load(path, sr=None, mono=False, offset=offset, duration=duration)
+        except Exception as err:
+            raise ValueError(f"Cannot decode {path}: {err}. Is it an audio file? Is ffmpeg installed?") from err
+        audio = np.atleast_2d(audio).T
+    if mono:
+        audio = audio.mean(axis=1)
+    if sr is not None and sr != file_sr:
+        audio = librosa.resample(audio, orig_sr=file_sr, target_sr=sr, axis=0)
+        file_sr = sr
+    if audio.size == 0 or not np.all(np.isfinite(audio)):
+        raise ValueError(f"{path} decodes to empty or non-finite audio; the file is damaged.")
+    return audio.astype(np.float32), int(file_sr)
+
+
+def play(audio, sr, max_seconds=10.0, normalize=True):
+    """An audio player for a notebook, resampled to PLAYER_SR so saved notebooks stay small.
+
+    Used in: every notebook, next to every sound.
+
+    Args:
+        audio: shape (n,) mono, or (n, 2) / (2, n) stereo.
+        sr: sample rate of `audio` in Hz.
+        max_seconds: only the first `max_seconds` are embedded.
+        normalize: scale to full volume (turn off to hear true relative levels).
+    Returns:
+        IPython.display.Audio.
+    """
+    from IPython.display import Audio
+
+    audio = check_audio(audio, ndim=(1, 2))
+    if audio.ndim == 2 and audio.shape[0] > audio.shape[1]:
+        audio = audio.T  # IPython wants (channels, n)
+    audio = audio[..., : int(max_seconds * sr)]
+    if sr > PLAYER_SR:
+        audio = librosa.resample(audio, orig_sr=sr, target_sr=PLAYER_SR, axis=-1)
+        sr = PLAYER_SR
+    return Audio(audio, rate=sr, normalize=normalize)
+
+
+def plot_waveform(audio, sr, ax=None, title=None, **kwargs):
+    """Plot a waveform against time in seconds; returns the matplotlib Axes.
+
+    Used in: 00, 01, 05, 06 and wherever a signal is shown.
+    """
+    audio = check_audio(audio, ndim=(1, 2))
+    if ax is None:
+        _, ax = plt.subplots(figsize=(10, 2.2))
+    librosa.display.waveshow(audio.T if audio.ndim == 2 else audio, sr=sr, ax=ax, **kwargs)
+    ax.set(title=title, xlabel="time (s)", ylabel="amplitude")
+    return ax
+
+
+def plot_spectrogram(audio, sr, n_fft=1024, hop_length=256, y_axis="log", ax=None, title=None):
+    """Plot a dB-scaled STFT (or mel) spectrogram with librosa.display.specshow; returns the Axes.
+
+    Used in: 00, 02, 06 and wherever a signal is shown.
+
+    Args:
+        audio: mono signal, shape (n,).
+        sr: sample rate in Hz.
+        n_fft, hop_length: STFT window and hop in samples.
+        y_axis: "linear", "log" or "mel" (a 128-band mel spectrogram).
+    """
+    audio = check_audio(audio)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(10, 3))
+    if y_axis == "mel":
+        power = librosa.feature.melspectrogram(y=audio, sr=sr, n_fft=n_fft, hop_length=hop_length)
+        spec_db = librosa.power_to_db(power, ref=np.max)
+    else:
+        spec_db = librosa.amplitude_to_db(np.abs(librosa.stft(audio, n_fft=n_fft, hop_length=hop_length)), ref=np.max)
+    image = librosa.display.specshow(spec_db, sr=sr, hop_length=hop_length, x_axis="time", y_axis=y_axis, ax=ax)
+    ax.figure.colorbar(image, ax=ax, format="%+2.0f dB")
+    ax.set(title=title)
+    return ax
+
+
+def show_audio(audio, sr, title="", n_fft=1024, hop_length=256):
+    """Display a player, the waveform and the spectrogram of one signal together.
+
+    Used in: 00 and the listening sections of later notebooks.
+
+    Returns:
+        The matplotlib Figure (waveform above, spectrogram below).
+    """
+    from IPython.display import display
+
+    mono = check_audio(audio, ndim=(1, 2))
+    if mono.ndim == 2:
+        mono = mono.mean(axis=int(np.argmin(mono.shape)))
+    display(play(audio, sr))
+    fig, (ax_wave, ax_spec) = plt.subplots(2, 1, figsize=(10, 4.5), sharex=True, constrained_layout=True)
+    plot_waveform(mono, sr, ax=ax_wave, title=title)
+    plot_spectrogram(mono, sr, n_fft=n_fft, hop_length=hop_length, ax=ax_spec)
+    ax_spec.set(xlabel="time (s)")
+    return fig

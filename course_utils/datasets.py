@@ -1,0 +1,362 @@
+"""The course's two datasets, read the same way in sample and full mode.
+
+- Speakers: the Kaggle "Speaker Recognition Audio Dataset" layout
+  (``50_speakers_audio_data/Speaker_0000/Speaker_0000_00000.wav``). Used in: 00–05.
+- Music: MUSDB18 through ``musdb.DB`` (decoded WAV tree or ``.stem.mp4``). Used in: 00, 06–10.
+
+Sample mode reads the real audio bundled in ``data/``; full mode reads the real datasets,
+downloaded on Colab. Nothing under a data root is ever modified; decoded audio and downloads
+go to the git-ignored ``.cache/`` (see `runtime.cache_dir`).
+"""
+import hashlib
+import os
+import re
+import shutil
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import soundfile as sf
+
+from .audio import load_audio
+from .runtime import cache_dir, check_data_mode, data_dir, on_colab
+
+# ----------------------------------------------------------------------------------------------
+# Speakers (Kaggle layout)
+# ----------------------------------------------------------------------------------------------
+KAGGLE_DATASET = "vjcalling/speaker-recognition-audio-dataset"
+KAGGLE_URL = f"https://www.kaggle.com/datasets/{KAGGLE_DATASET}"
+SPEAKERS_SUBFOLDER = "50_speakers_audio_data"
+SPEAKER_SR = 16_000  # the rate every speaker clip is resampled to (the bundled sample's own rate)
+AUDIO_EXTENSIONS = {".wav", ".mp3", ".flac", ".ogg"}
+_SPEAKER_FOLDER = re.compile(r"^speaker_?(\d+)$", re.IGNORECASE)
+
+
+def speakers_root(data_mode="sample", root=None):
+    """Where the speaker data lives for a data mode.
+
+    Used in: 00–05 (parameters cell).
+
+    Args:
+        data_mode: "sample" (bundled ``data/speakers``) or "full" (the Kaggle dataset).
+        root: explicit folder; overrides the default of either mode.
+    Returns:
+        pathlib.Path (full mode default: ``.cache/kaggle_speakers``, where
+        `download_kaggle_speakers` puts it).
+    """
+    check_data_mode(data_mode)
+    if root is not None:
+        return Path(root)
+    return data_dir() / "speakers" if data_mode == "sample" else cache_dir("kaggle_speakers")
+
+
+def _speaker_folders(root):
+    """Map speaker label -> folder, accepting ``root`` or ``root/50_speakers_audio_data``."""
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(
+            f"Speaker data folder not found: {root}. In sample mode it ships with the repository "
+            f"(data/speakers); in full mode run course_utils.download_kaggle_speakers() first."
+        )
+    base = root / SPEAKERS_SUBFOLDER if (root / SPEAKERS_SUBFOLDER).is_dir() else root
+    numbered = sorted((int(m.group(1)), d) for d in base.iterdir() if d.is_dir() and (m := _SPEAKER_FOLDER.match(d.name)))
+    if not numbered:
+        raise FileNotFoundError(
+            f"No speaker folders (Speaker_0000, Speaker_0001, ...) in {base}. Expected the Kaggle layout "
+            f"{SPEAKERS_SUBFOLDER}/Speaker_0000/Speaker_0000_00000.wav."
+        )
+    folders = {}
+    for number, folder in numbered:
+        label = f"Speaker_{number:04d}"
+        if label in folders:  # e.g. both Speaker26 and Speaker_0026: keep them apart, by folder name
+            warnings.warn(f"Folders {folders[label].name} and {folder.name} share number {number}; "
+                          f"treating {folder.name} as a separate speaker.")
+            label = folder.name
+        folders[label] = folder
+    return folders
+
+
+def list_speaker_files(root):
+    """List every audio file of a Kaggle-layout speaker dataset.
+
+    Used in: 00–05.
+
+    Copes with the real dataset's quirks: folder names ``Speaker26`` beside ``Speaker_0026``
+    (both read as speaker 26), missing numbers, and any audio extension (the content decides
+    how a file is decoded, see `audio.load_audio`).
+
+    Args:
+        root: the dataset folder (holding ``50_speakers_audio_data/`` or the speaker folders).
+    Returns:
+        DataFrame with columns ``speaker`` (label such as "Speaker_0003"), ``file`` (file name)
+        and ``path``, sorted by speaker then file.
+    Raises:
+        FileNotFoundError: missing root, no speaker folders, or a speaker folder without audio.
+    """
+    rows = []
+    for label, folder in _speaker_folders(root).items():
+        files = sorted(p for p in folder.iterdir() if p.suffix.lower() in AUDIO_EXTENSIONS)
+        if not files:
+            raise FileNotFoundError(f"Speaker folder {folder} holds no audio files ({', '.join(sorted(AUDIO_EXTENSIONS))}).")
+        rows += [(label, p.name, str(p)) for p in files]
+    return pd.DataFrame(rows, columns=["speaker", "file", "path"]).sort_values(["speaker", "file"], ignore_index=True)
+
+
+def choose_speakers(files, n_speakers, seed=0):
+    """Deterministically choose `n_speakers` speakers and keep only their files.
+
+    Used in: 01–05 (S0 uses 8 speakers).
+
+    Args:
+        files: DataFrame from `list_speaker_files`.
+        n_speakers: how many speakers to keep.
+        seed: the same seed always picks the same speakers from the same dataset.
+    Returns:
+        The filtered DataFrame (speakers in sorted order).
+    """
+    speakers = sorted(files["speaker"].unique())
+    if not 1 <= n_speakers <= len(speakers):
+        raise ValueError(f"Asked for {n_speakers} speakers, but the dataset has {len(speakers)}.")
+    chosen = sorted(np.random.default_rng(seed).choice(speakers, size=n_speakers, replace=False))
+    return files[files["speaker"].isin(chosen)].reset_index(drop=True)
+
+
+def split_by_file(files, test_fraction=0.3, val_fraction=0.0, seed=0):
+    """Assign whole files to train/val/test, separately for each speaker.
+
+    Used in: 03–05. Splitting segments instead of files puts parts of one recording on both
+    sides and inflates test accuracy (03 demonstrates it).
+
+    Args:
+        files: DataFrame with ``speaker`` and ``file`` columns.
+        test_fraction, val_fraction: share of each speaker's files (at least one file each
+            when the fraction is > 0).
+        seed: shuffling seed.
+    Returns:
+        A copy of `files` with a ``split`` column ("train", "val" or "test").
+    Raises:
+        ValueError: fractions outside [0, 1) or a speaker with too few files to split.
+    """
+    if not (0 <= test_fraction < 1 and 0 <= val_fraction < 1 and test_fraction + val_fraction < 1):
+        raise ValueError("test_fraction and val_fraction must be in [0, 1) and sum to less than 1.")
+    rng = np.random.default_rng(seed)
+    out = files.copy()
+    out["split"] = "train"
+    for speaker, index in out.groupby("speaker").groups.items():
+        index = rng.permutation(np.asarray(index))
+        n_test = int(np.ceil(test_fraction * len(index))) if test_fraction else 0
+        n_val = int(np.ceil(val_fraction * len(index))) if val_fraction else 0
+        if n_test + n_val >= len(index):
+            raise ValueError(f"{speaker} has only {len(index)} files: too few to hold out {n_test} test "
+                             f"and {n_val} validation files. Lower the fractions or drop the speaker.")
+        out.loc[index[:n_test], "split"] = "test"
+        out.loc[index[n_test:n_test + n_val], "split"] = "val"
+    return out
+
+
+def load_speaker_file(path, sr=SPEAKER_SR):
+    """Load one speaker recording as mono audio at `sr`, whatever its format or rate.
+
+    Used in: 00–05.
+    """
+    return load_audio(path, sr=sr, mono=True)[0]
+
+
+def _kaggle_credentials():
+    """True if Kaggle credentials are available (environment, kaggle.json or a Colab secret)."""
+    if os.environ.get("KAGGLE_USERNAME") and os.environ.get("KAGGLE_KEY"):
+        return True
+    config = Path(os.environ.get("KAGGLE_CONFIG_DIR", Path.home() / ".kaggle")) / "kaggle.json"
+    if config.is_file():
+        return True
+    if on_colab():
+        try:
+            from google.colab import userdata
+
+            os.environ["KAGGLE_USERNAME"] = userdata.get("KAGGLE_USERNAME")
+            os.environ["KAGGLE_KEY"] = userdata.get("KAGGLE_KEY")
+            return True
+        except Exception:
+            return False
+    return False
+
+
+KAGGLE_HELP = """Kaggle credentials are needed to download {url}.
+Do one of these, then run the cell again:
+  1. Colab: open the key icon (Secrets) in the left bar, add KAGGLE_USERNAME and KAGGLE_KEY,
+     and allow this notebook to read them.
+  2. Anywhere: create an API token at https://www.kaggle.com/settings (Account > API > Create
+     New Token) and save the downloaded kaggle.json as ~/.kaggle/kaggle.json (chmod 600).
+  3. Or set the environment variables KAGGLE_USERNAME and KAGGLE_KEY."""
+
+
+def download_kaggle_speakers(dest=None):
+    """Download and unzip the Kaggle speaker dataset (full mode); skip it if already there.
+
+    Used in: 02–05 in full mode (run on Colab).
+
+    Args:
+        dest: target folder (default: `speakers_root("full")`, i.e. ``.cache/kaggle_speakers``).
+    Returns:
+        pathlib.Path of the dataset root, ready for `list_speaker_files`.
+    Raises:
+        PermissionError: no Kaggle credentials; the message says where to put them.
+        ConnectionError: Kaggle cannot be reached; the message says how to download by hand.
+    """
+    dest = Path(dest) if dest is not None else speakers_root("full")
+    try:
+        list_speaker_files(dest)
+        return dest  # already downloaded
+    except FileNotFoundError:
+        pass
+    if not _kaggle_credentials():
+        raise PermissionError(KAGGLE_HELP.format(url=KAGGLE_URL))
+    from kaggle.api.kaggle_api_extended import KaggleApi  # imported here: `import kaggle` authenticates
+
+    try:
+        api = KaggleApi()
+        api.authenticate()
+        api.dataset_download_files(KAGGLE_DATASET, path=str(dest), unzip=True, quiet=False)
+    except Exception as err:
+        raise ConnectionError(
+            f"Could not download {KAGGLE_DATASET} from Kaggle ({type(err).__name__}: {err}). Check the "
+            f"internet connection and your credentials, or download the zip from {KAGGLE_URL} and unzip "
+            f"it into {dest}."
+        ) from err
+    return dest
+
+
+# ----------------------------------------------------------------------------------------------
+# Music (MUSDB18 layout)
+# ----------------------------------------------------------------------------------------------
+MUSDB_TARGETS = ("vocals", "drums", "bass", "other")
+MUSDB_FILES = ("mixture",) + MUSDB_TARGETS
+MUSDB_PREVIEW_ROOT = Path("~/MUSDB18/MUSDB18-7").expanduser()  # where musdb's download=True puts the preview
+
+
+def require_ffmpeg():
+    """Raise a helpful error if the ffmpeg/ffprobe programs that musdb needs are missing.
+
+    Used in: `load_musdb`, and by 00's environment check.
+    """
+    missing = [tool for tool in ("ffmpeg", "ffprobe") if shutil.which(tool) is None]
+    if missing:
+        raise RuntimeError(
+            f"musdb needs the {' and '.join(missing)} program(s), even for WAV files. Install ffmpeg: "
+            "'sudo apt-get install ffmpeg' (Debian/Ubuntu), 'conda install -c conda-forge ffmpeg', "
+            "or 'brew install ffmpeg' (macOS); Colab already has it."
+        )
+
+
+def _file_md5(path):
+    return hashlib.md5(Path(path).read_bytes()).hexdigest()
+
+
+def sample_musdb_root():
+    """Decode the bundled FLAC music sample into a MUSDB-layout WAV tree in the cache; return its root.
+
+    Used in: `load_musdb` in sample mode. The FLAC files in ``data/musdb`` are decoded once
+    (lossless: the mixture still equals the sum of the stems); a stamp of their checksums
+    makes the cache rebuild itself if the bundled data changes.
+
+    Returns:
+        pathlib.Path of a folder with ``{train,test}/<track>/{mixture,vocals,drums,bass,other}.wav``.
+    """
+    source = data_dir() / "musdb"
+    flacs = sorted(source.glob("*/*/*.flac"))
+    if not flacs:
+        raise FileNotFoundError(f"The music sample is missing from {source}: re-clone the repository.")
+    stamp = hashlib.md5("".join(f"{p.relative_to(source)}:{p.stat().st_size}" for p in flacs).encode()).hexdigest()
+    target = cache_dir("musdb_sample_wav")
+    if (target / "STAMP").is_file() and (target / "STAMP").read_text() == stamp:
+        return target
+    for flac in flacs:
+        wav = target / flac.relative_to(source).with_suffix(".wav")
+        wav.parent.mkdir(parents=True, exist_ok=True)
+        audio, sr = sf.read(flac, dtype="int16")
+        sf.write(wav, audio, sr, subtype="PCM_16")
+    (target / "STAMP").write_text(stamp)
+    return target
+
+
+def musdb_root(data_mode="sample", root=None):
+    """Where the MUSDB-layout music lives for a data mode.
+
+    Used in: 00, 06–10 (through `load_musdb`).
+
+    Args:
+        data_mode: "sample" (the bundled tracks, decoded to the cache) or "full".
+        root: explicit folder for full mode; default the ``MUSDB_PATH`` environment variable.
+    """
+    check_data_mode(data_mode)
+    if data_mode == "sample":
+        return sample_musdb_root()
+    root = root or os.environ.get("MUSDB_PATH")
+    if root is None:
+        raise FileNotFoundError(
+            "Full mode needs MUSDB18: set MUSDB_PATH (or pass root=) to the folder holding train/ and "
+            "test/, or call load_musdb('full', download=True) to fetch the 7-second preview."
+        )
+    return Path(root).expanduser()
+
+
+def _check_musdb_layout(root, subsets):
+    """Raise a clear error unless `root` holds MUSDB tracks; return is_wav (decoded tree or stems)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"MUSDB root not found: {root}.")
+    is_wav = None
+    for subset in subsets:
+        folder = root / subset
+        if not folder.is_dir():
+            raise FileNotFoundError(f"{root} has no '{subset}' folder; MUSDB18 is laid out as root/train and root/test.")
+        stems = sorted(folder.glob("*.stem.mp4"))
+        tracks = sorted(d for d in folder.iterdir() if d.is_dir())
+        if stems:
+            is_wav = False
+            continue
+        if not tracks:
+            raise FileNotFoundError(f"{folder} holds no tracks (neither <track>/mixture.wav folders nor .stem.mp4 files).")
+        for track in tracks:
+            missing = [f"{name}.wav" for name in MUSDB_FILES if not (track / f"{name}.wav").is_file()]
+            if missing:
+                raise FileNotFoundError(f"Track folder {track} lacks {', '.join(missing)}.")
+        is_wav = True
+    return is_wav
+
+
+def load_musdb(data_mode="sample", subsets=("train", "test"), split=None, root=None, download=False):
+    """Open the music dataset with ``musdb.DB``: the same code path for the sample and MUSDB18.
+
+    Used in: 00, 06–10.
+
+    Args:
+        data_mode: "sample" or "full".
+        subsets: "train", "test" or both.
+        split: "train"/"valid" (only with subsets="train"; musdb's fixed validation list).
+        root: full mode: the MUSDB18 folder (default ``MUSDB_PATH``).
+        download: full mode: fetch musdb's 7-second preview (needs internet; for Colab).
+    Returns:
+        musdb.DB whose ``tracks`` each give ``.audio`` (n, 2), ``.rate`` and
+        ``.targets[name].audio`` for vocals, drums, bass, other, accompaniment.
+    Raises:
+        RuntimeError: ffmpeg missing. FileNotFoundError: root missing or wrongly laid out.
+        ConnectionError: the preview download failed.
+    """
+    require_ffmpeg()
+    import musdb  # imported here: musdb checks for ffmpeg at import time
+
+    subsets = [subsets] if isinstance(subsets, str) else list(subsets)
+    if download:
+        check_data_mode(data_mode)
+        try:
+            return musdb.DB(root=root, download=True, subsets=subsets, split=split)
+        except OSError as err:
+            raise ConnectionError(
+                f"Could not download the MUSDB18 7-second preview ({err}). It needs internet (use Colab), or "
+                f"download MUSDB18 from https://sigsep.github.io/datasets/musdb.html and set MUSDB_PATH."
+            ) from err
+    root = musdb_root(data_mode, root)
+    is_wav = _check_musdb_layout(root, subsets)
+    return musdb.DB(root=str(root), is_wav=is_wav, subsets=subsets, split=split)

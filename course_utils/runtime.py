@@ -1,0 +1,168 @@
+"""Notebook setup: where the course's files live, seeding, the runtime report and the check cell.
+
+Used in: every notebook (setup cell and check cell); 00_course_map_and_audio_basics.ipynb
+(environment check).
+"""
+import importlib
+import os
+import platform
+import random
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+
+REPOSITORY = "audio-separation-course/audio-separation-course"
+DATA_MODES = ("sample", "full")
+
+
+def course_root():
+    """Return the course repository's root folder (the one holding `data/` and `notebooks/`).
+
+    Used in: every notebook, through `data_dir` and `cache_dir`.
+
+    Looks at, in order: the `COURSE_ROOT` environment variable, the current folder and its
+    parents (a notebook runs in `notebooks/`), and the folder above this package (editable install).
+
+    Returns:
+        pathlib.Path of the repository root.
+    Raises:
+        FileNotFoundError: when no folder with a `data/` and a `notebooks/` folder is found.
+    """
+    candidates = []
+    if os.environ.get("COURSE_ROOT"):
+        candidates.append(Path(os.environ["COURSE_ROOT"]))
+    cwd = Path.cwd().resolve()
+    candidates += [cwd, *cwd.parents, Path(__file__).resolve().parents[1]]
+    for folder in candidates:
+        if (folder / "data").is_dir() and (folder / "notebooks").is_dir():
+            return folder
+    raise FileNotFoundError(
+        "Cannot find the course folder (with data/ and notebooks/). Run the notebook from inside "
+        "the cloned repository, or set COURSE_ROOT=/path/to/the/repository."
+    )
+
+
+def data_dir():
+    """Return the bundled sample data folder, `<course root>/data`.
+
+    Used in: every notebook in sample mode.
+    """
+    return course_root() / "data"
+
+
+def cache_dir(*parts):
+    """Return (and create) a git-ignored cache folder, `<course root>/.cache/<parts...>`.
+
+    Used in: decoded audio (datasets.py), cached features (02–05), downloads in full mode.
+
+    Args:
+        *parts: sub-folder names, e.g. ``cache_dir("features")``.
+    Returns:
+        pathlib.Path of the existing folder. `COURSE_CACHE_DIR` overrides the base folder.
+    """
+    base = Path(os.environ.get("COURSE_CACHE_DIR", course_root() / ".cache"))
+    folder = base.joinpath(*parts)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def check_data_mode(data_mode):
+    """Validate a notebook's DATA_MODE parameter and return it.
+
+    Used in: every notebook's parameters cell, through the dataset loaders.
+    """
+    if data_mode not in DATA_MODES:
+        raise ValueError(f"DATA_MODE must be one of {DATA_MODES}, got {data_mode!r}.")
+    return data_mode
+
+
+def seed_everything(seed=0, tensorflow=False):
+    """Seed Python, NumPy and (optionally) TensorFlow/Keras so that re-runs give the same numbers.
+
+    Used in: every notebook's setup cell; the training notebooks pass ``tensorflow=True``.
+
+    Args:
+        seed: integer seed.
+        tensorflow: also call ``keras.utils.set_random_seed`` and enable TensorFlow's
+            deterministic ops (imports TensorFlow, which takes a few seconds).
+    """
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    random.seed(seed)
+    np.random.seed(seed)
+    if tensorflow:
+        import keras
+        import tensorflow as tf
+
+        keras.utils.set_random_seed(seed)
+        tf.config.experimental.enable_op_determinism()
+
+
+def on_colab():
+    """True when running inside Google Colab."""
+    return "google.colab" in sys.modules
+
+
+def _version(module_name):
+    try:
+        return importlib.import_module(module_name).__version__
+    except ImportError:
+        return None
+
+
+def gpu_names():
+    """Names of the GPUs TensorFlow can see (imports TensorFlow); empty on a CPU-only machine."""
+    import tensorflow as tf
+
+    return [gpu.name for gpu in tf.config.list_physical_devices("GPU")]
+
+
+def runtime_report():
+    """One line describing the runtime: Python, platform, CPU cores, and TensorFlow/GPU if loaded.
+
+    Used in: every notebook's setup cell.
+    """
+    parts = [f"Python {platform.python_version()}", "Colab" if on_colab() else platform.system(),
+             f"{os.cpu_count()} CPU cores"]
+    if "tensorflow" in sys.modules:
+        gpus = gpu_names()
+        parts.append(f"TensorFlow {sys.modules['tensorflow'].__version__}")
+        parts.append(f"GPU: {len(gpus)}" if gpus else "no GPU (CPU only)")
+    return " | ".join(parts)
+
+
+def environment_check():
+    """Check what the course needs and return a table of (item, status, detail) rows.
+
+    Used in: 00_course_map_and_audio_basics.ipynb.
+
+    Returns:
+        pandas.DataFrame with one row per check; `status` is "ok" or "missing".
+    """
+    import pandas as pd
+
+    rows = [("Python >= 3.10", sys.version_info >= (3, 10), platform.python_version())]
+    for name in ("numpy", "scipy", "librosa", "soundfile", "sklearn", "matplotlib", "tensorflow", "keras"):
+        version = _version(name)
+        rows.append((name, version is not None, version or "pip install -r requirements.txt"))
+    for tool in ("ffmpeg", "ffprobe"):
+        path = shutil.which(tool)
+        rows.append((tool, path is not None, "found" if path else "apt-get install ffmpeg (Colab has it)"))
+    gpus = gpu_names() if _version("tensorflow") else []
+    rows.append(("GPU (full mode only)", True, ", ".join(gpus) if gpus else "none: fine for sample mode"))
+    data = data_dir()
+    for name in ("speakers", "musdb"):
+        present = (data / name).is_dir() and any((data / name).rglob("*.*"))
+        rows.append((f"sample data: data/{name}", present, "present" if present else "missing: re-clone the repository"))
+    table = pd.DataFrame(rows, columns=["item", "ok", "detail"])
+    table["status"] = table.pop("ok").map({True: "ok", False: "missing"})
+    return table
+
+
+def headline(text):
+    """Print a notebook's headline result; `run_course` collects these lines into its summary.
+
+    Used in: every notebook's check cell, after its assertions pass.
+    """
+    print(f"Headline: {text}")
