@@ -60,7 +60,9 @@ def _speaker_folders(root):
             f"(data/speakers); in full mode run course_utils.download_kaggle_speakers() first."
         )
     base = root / SPEAKERS_SUBFOLDER if (root / SPEAKERS_SUBFOLDER).is_dir() else root
-    numbered = sorted((int(m.group(1)), d) for d in base.iterdir() if d.is_dir() and (m := _SPEAKER_FOLDER.match(d.name)))
+    numbered = [(int(m.group(1)), d) for d in base.iterdir() if d.is_dir() and (m := _SPEAKER_FOLDER.match(d.name))]
+    # canonical names (Speaker_0026) first, so that a duplicate (Speaker26) is the one set apart
+    numbered.sort(key=lambda item: (item[0], item[1].name != f"Speaker_{item[0]:04d}", item[1].name))
     if not numbered:
         raise FileNotFoundError(
             f"No speaker folders (Speaker_0000, Speaker_0001, ...) in {base}. Expected the Kaggle layout "

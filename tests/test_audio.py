@@ -1,0 +1,59 @@
+"""Tests for course_utils/audio.py."""
+import io
+
+import matplotlib
+import numpy as np
+import pytest
+import soundfile as sf
+
+import course_utils as cu
+from conftest import tone
+
+matplotlib.use("Agg")
+
+
+@pytest.mark.parametrize("bad, message", [
+    (np.array([]), "empty"),
+    (np.array([0.1, np.nan, 0.2]), "NaN"),
+    (np.zeros(100), "silent"),
+    (np.ones((2, 3, 4)), "dimension"),
+])
+def test_check_audio_rejects_bad_input(bad, message):
+    with pytest.raises(ValueError, match=message):
+        cu.check_audio(bad, ndim=(1, 2))
+
+
+def test_load_audio_resamples_and_mixes_down(tmp_path):
+    stereo = np.stack([tone(1.0, 44_100), tone(1.0, 44_100, freq=330)], axis=1)
+    sf.write(tmp_path / "s.wav", stereo, 44_100)
+    audio, sr = cu.load_audio(tmp_path / "s.wav", sr=16_000)
+    assert sr == 16_000 and audio.shape == (16_000,) and audio.dtype == np.float32
+    both, _ = cu.load_audio(tmp_path / "s.wav", mono=False)
+    assert both.shape == (44_100, 2)
+    np.testing.assert_allclose(both, stereo, atol=1e-4)
+
+
+def test_load_audio_excerpt(tmp_path):
+    sf.write(tmp_path / "s.wav", tone(2.0, 8_000), 8_000)
+    audio, _ = cu.load_audio(tmp_path / "s.wav", offset=0.5, duration=1.0)
+    np.testing.assert_allclose(audio, tone(2.0, 8_000)[4_000:12_000], atol=1e-4)
+
+
+def _embedded(player):
+    return sf.read(io.BytesIO(player.data))
+
+
+def test_play_downsamples_and_truncates():
+    audio, sr = _embedded(cu.play(tone(12.0, 44_100), 44_100, max_seconds=2))
+    assert sr == cu.audio.PLAYER_SR and audio.shape == (2 * sr,)
+    audio, sr = _embedded(cu.play(np.stack([tone(1.0, 8_000)] * 2, axis=1), 8_000))
+    assert sr == 8_000 and audio.shape == (8_000, 2)
+
+
+def test_plots_return_axes_and_figure():
+    ax = cu.plot_waveform(tone(0.5, 8_000), 8_000, title="t")
+    assert ax.get_title() == "t"
+    ax = cu.plot_spectrogram(tone(0.5, 8_000), 8_000, y_axis="mel")
+    assert ax.get_ylabel() == "Hz"
+    fig = cu.show_audio(np.stack([tone(0.5, 8_000)] * 2, axis=1), 8_000, title="stereo")
+    assert len(fig.axes) >= 2

@@ -1,0 +1,173 @@
+"""Tests for course_utils/datasets.py: speaker loader, splits, Kaggle helper, MUSDB loader."""
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+import course_utils as cu
+from course_utils import datasets
+
+
+# ---------------------------------------------------------------- speakers
+def test_kaggle_quirks_are_read(kaggle_like_tree):
+    files = cu.list_speaker_files(kaggle_like_tree)
+    assert sorted(files.speaker.unique()) == ["Speaker_0000", "Speaker_0001", "Speaker_0003", "Speaker_0004"]
+    assert (files.groupby("speaker").size() == 4).all()
+
+
+def test_every_file_decodes_to_the_target_rate(kaggle_like_tree):
+    files = cu.list_speaker_files(kaggle_like_tree)
+    for path in files.path:  # 44.1 kHz WAV and MP3-in-.wav included
+        audio = cu.load_speaker_file(path, sr=16_000)
+        assert audio.ndim == 1 and abs(audio.size - 16_000) < 1_200  # MP3 adds a little padding
+        assert np.isfinite(audio).all() and np.abs(audio).max() > 0.1
+
+
+def test_mp3_data_under_wav_name_is_decoded_by_content(kaggle_like_tree):
+    path = next((kaggle_like_tree / "50_speakers_audio_data" / "Speaker_0004").iterdir())
+    assert path.read_bytes()[:4] != b"RIFF"  # really MP3 data
+    audio, sr = cu.load_audio(path)
+    assert sr == 22_050
+    spectrum = np.abs(np.fft.rfft(audio[: sr]))
+    assert abs(np.argmax(spectrum) * sr / sr - (150 + 40 * 3)) <= 2  # the 270 Hz tone survives
+
+
+def test_root_may_be_the_inner_folder(kaggle_like_tree):
+    inner = cu.list_speaker_files(kaggle_like_tree / "50_speakers_audio_data")
+    assert len(inner) == len(cu.list_speaker_files(kaggle_like_tree))
+
+
+def test_duplicate_speaker_numbers_stay_apart(kaggle_like_tree):
+    base = kaggle_like_tree / "50_speakers_audio_data"
+    shutil.copytree(base / "Speaker3", base / "Speaker_0003")
+    with pytest.warns(UserWarning, match="share number 3"):
+        files = cu.list_speaker_files(kaggle_like_tree)
+    assert files.speaker.nunique() == 5
+
+
+def test_choose_speakers_is_deterministic():
+    files = cu.list_speaker_files(cu.speakers_root("sample"))
+    first = cu.choose_speakers(files, 8, seed=1)
+    assert first.speaker.nunique() == 8
+    assert first.equals(cu.choose_speakers(files, 8, seed=1))
+    assert set(cu.choose_speakers(files, 8, seed=2).speaker) != set(first.speaker) or files.speaker.nunique() == 8
+    with pytest.raises(ValueError, match="dataset has 10"):
+        cu.choose_speakers(files, 11)
+
+
+def test_split_by_file_never_shares_a_file():
+    files = cu.list_speaker_files(cu.speakers_root("sample"))
+    split = cu.split_by_file(files, test_fraction=0.2, val_fraction=0.2, seed=0)
+    assert split.groupby("path")["split"].nunique().max() == 1
+    assert len(split) == len(files)
+    per_speaker = split.groupby(["speaker", "split"]).size().unstack()
+    assert (per_speaker[["train", "val", "test"]] >= 2).all().all()
+    assert split.equals(cu.split_by_file(files, test_fraction=0.2, val_fraction=0.2, seed=0))
+
+
+def test_split_by_file_rejects_impossible_requests(kaggle_like_tree):
+    files = cu.list_speaker_files(kaggle_like_tree)
+    with pytest.raises(ValueError, match="too few"):
+        cu.split_by_file(files, test_fraction=0.5, val_fraction=0.4)
+    with pytest.raises(ValueError, match=r"\[0, 1\)"):
+        cu.split_by_file(files, test_fraction=1.5)
+
+
+def test_speaker_errors_name_the_problem(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not found"):
+        cu.list_speaker_files(tmp_path / "nowhere")
+    with pytest.raises(FileNotFoundError, match="No speaker folders"):
+        cu.list_speaker_files(tmp_path)
+    (tmp_path / "Speaker_0000").mkdir()
+    with pytest.raises(FileNotFoundError, match="holds no audio"):
+        cu.list_speaker_files(tmp_path)
+
+
+def test_unreadable_file_is_named(tmp_path):
+    bad = tmp_path / "Speaker_0000_00000.wav"
+    bad.write_bytes(b"this is not audio at all" * 100)
+    with pytest.raises(ValueError, match="Speaker_0000_00000.wav"):
+        cu.load_audio(bad)
+    with pytest.raises(FileNotFoundError):
+        cu.load_audio(tmp_path / "missing.wav")
+
+
+def test_bad_data_mode():
+    with pytest.raises(ValueError, match="DATA_MODE"):
+        cu.speakers_root("everything")
+
+
+# ---------------------------------------------------------------- Kaggle helper
+def test_kaggle_without_credentials_says_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.delenv("KAGGLE_USERNAME", raising=False)
+    monkeypatch.delenv("KAGGLE_KEY", raising=False)
+    monkeypatch.setenv("KAGGLE_CONFIG_DIR", str(tmp_path / "no_config"))
+    with pytest.raises(PermissionError) as info:
+        cu.download_kaggle_speakers(tmp_path / "dest")
+    message = str(info.value)
+    assert "kaggle.json" in message and "KAGGLE_USERNAME" in message and "Secrets" in message
+
+
+def test_kaggle_offline_says_how_to_download_by_hand(tmp_path, monkeypatch):
+    monkeypatch.setenv("KAGGLE_USERNAME", "student")
+    monkeypatch.setenv("KAGGLE_KEY", "0" * 32)
+    monkeypatch.setenv("KAGGLE_CONFIG_DIR", str(tmp_path))
+    with pytest.raises(ConnectionError, match="unzip it into"):
+        cu.download_kaggle_speakers(tmp_path / "dest")
+
+
+def test_kaggle_download_skips_existing_data(kaggle_like_tree, monkeypatch):
+    monkeypatch.delenv("KAGGLE_USERNAME", raising=False)  # would fail if it tried to download
+    assert cu.download_kaggle_speakers(kaggle_like_tree) == kaggle_like_tree
+
+
+# ---------------------------------------------------------------- music
+def test_sample_musdb_reads_with_musdb():
+    mus = cu.load_musdb("sample")
+    subsets = [t.subset for t in mus.tracks]
+    assert subsets.count("train") >= 7 and subsets.count("test") >= 3
+    train_names = {t.name for t in mus.tracks if t.subset == "train"}
+    assert train_names.isdisjoint(t.name for t in mus.tracks if t.subset == "test")
+    track = mus.tracks[0]
+    assert track.audio.shape[1] == 2 and track.rate == 22_050
+    for target in ("vocals", "drums", "bass", "other", "accompaniment"):
+        assert track.targets[target].audio.shape == track.audio.shape
+
+
+def test_musdb_subsets_select_tracks():
+    assert all(t.subset == "test" for t in cu.load_musdb("sample", subsets="test").tracks)
+
+
+def test_sample_cache_is_reused(monkeypatch):
+    root = cu.sample_musdb_root()
+    stamp = (root / "STAMP").stat().st_mtime_ns
+    assert cu.sample_musdb_root() == root and (root / "STAMP").stat().st_mtime_ns == stamp
+
+
+def test_missing_ffmpeg_gives_install_command(monkeypatch):
+    monkeypatch.setattr(datasets.shutil, "which", lambda tool: None)
+    with pytest.raises(RuntimeError, match="apt-get install ffmpeg"):
+        cu.load_musdb("sample")
+
+
+def test_musdb_layout_errors(tmp_path, monkeypatch):
+    monkeypatch.delenv("MUSDB_PATH", raising=False)
+    with pytest.raises(FileNotFoundError, match="MUSDB_PATH"):
+        cu.load_musdb("full")
+    with pytest.raises(FileNotFoundError, match="not found"):
+        cu.load_musdb("full", root=tmp_path / "nowhere")
+    with pytest.raises(FileNotFoundError, match="no 'train' folder"):
+        cu.load_musdb("full", root=tmp_path)
+    (tmp_path / "train").mkdir()
+    with pytest.raises(FileNotFoundError, match="holds no tracks"):
+        cu.load_musdb("full", root=tmp_path, subsets="train")
+    (tmp_path / "train" / "Artist - Song").mkdir()
+    (tmp_path / "train" / "Artist - Song" / "mixture.wav").write_bytes(b"")
+    with pytest.raises(FileNotFoundError, match="lacks vocals.wav"):
+        cu.load_musdb("full", root=tmp_path, subsets="train")
+
+
+def test_musdb_path_variable_is_used(monkeypatch):
+    monkeypatch.setenv("MUSDB_PATH", str(cu.sample_musdb_root()))
+    assert len(cu.load_musdb("full").tracks) == len(cu.load_musdb("sample").tracks)
