@@ -92,6 +92,8 @@ def seed_everything(seed=0, tensorflow=False):
     random.seed(seed)
     np.random.seed(seed)
     if tensorflow:
+        # TensorFlow's C++ start-up chatter (oneDNN notices, graph attribute warnings) is noise in a notebook
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         import keras
         import tensorflow as tf
 
