@@ -92,13 +92,17 @@ def seed_everything(seed=0, tensorflow=False):
     random.seed(seed)
     np.random.seed(seed)
     if tensorflow:
-        # TensorFlow's C++ start-up chatter (oneDNN notices, graph attribute warnings) is noise in a notebook
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        _quiet_tensorflow()
         import keras
         import tensorflow as tf
 
         keras.utils.set_random_seed(seed)
         tf.config.experimental.enable_op_determinism()
+
+
+def _quiet_tensorflow():
+    """Silence TensorFlow's C++ start-up chatter (graph attribute warnings), which is noise in a notebook."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def on_colab():
@@ -144,6 +148,7 @@ def environment_check():
     """
     import pandas as pd
 
+    _quiet_tensorflow()
     rows = [("Python >= 3.10", sys.version_info >= (3, 10), platform.python_version())]
     for name in ("numpy", "scipy", "librosa", "soundfile", "sklearn", "matplotlib", "tensorflow", "keras"):
         version = _version(name)
