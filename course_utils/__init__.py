@@ -1,11 +1,18 @@
 """Tested, reusable code for the audio source separation and speaker classification course.
 
-One module per part of the course:
-    runtime   notebook setup, seeding, paths, check cells      (every notebook)
-    audio     load, validate, listen, plot                       (every notebook)
-    datasets  speaker (Kaggle layout) and music (MUSDB18) data   (00–10)
+One module per part of the course (each function's docstring names the notebooks that use it):
+    runtime      notebook setup, seeding, paths, check cells              every notebook
+    audio        load, validate, listen, plot                               every notebook
+    datasets     speakers (Kaggle layout) and music (MUSDB18 layout)        00–10
+    ica          mixing, FastICA, matching estimates to sources, BSS Eval  01, 05
+    features     spectrograms, MFCCs, S0's voiceprint images, caching      02–05
+    classifiers  S0's ANN and CNN, training, scores, identifying speakers  03–05
+
+The names used in every notebook are available as ``course_utils.<name>``; part-specific code is
+used through its module, e.g. ``from course_utils import ica`` then ``ica.separate_fastica(...)``.
 """
-from .audio import check_audio, load_audio, play, plot_spectrogram, plot_waveform, show_audio
+from . import audio, classifiers, datasets, features, ica, runtime
+from .audio import check_audio, listening_widget, load_audio, play, plot_spectrogram, plot_waveform, show_audio
 from .datasets import (
     KAGGLE_DATASET,
     MUSDB_TARGETS,

@@ -105,6 +105,36 @@ def play(audio, sr, max_seconds=10.0, normalize=True):
     return Audio(audio, rate=sr, normalize=normalize)
 
 
+def listening_widget(signals, sr, max_seconds=10.0, description="listen to"):
+    """A menu and a player: pick a signal by name and hear it.
+
+    Used in: 00 (speakers), 01, 06, 10 (methods and tracks).
+
+    The player is a native ipywidgets.Audio whose sound is swapped when the menu changes, so a
+    headless run just shows the first signal (no output capture that could stall execution).
+
+    Args:
+        signals: dict name -> audio array at rate `sr` (mono (n,) or stereo).
+        sr: sample rate in Hz of every signal.
+        max_seconds: length of the excerpt played.
+    Returns:
+        ipywidgets.VBox holding the menu and the player.
+    """
+    import ipywidgets as widgets
+
+    if not signals:
+        raise ValueError("signals is empty: pass a dict of name -> audio array.")
+    names = list(signals)
+
+    def wav(name):
+        return play(signals[name], sr, max_seconds=max_seconds).data
+
+    player = widgets.Audio(value=wav(names[0]), format="wav", autoplay=False)
+    menu = widgets.Dropdown(options=names, description=description)
+    menu.observe(lambda change: setattr(player, "value", wav(change["new"])), names="value")
+    return widgets.VBox([menu, player])
+
+
 def plot_waveform(audio, sr, ax=None, title=None, **kwargs):
     """Plot a waveform against time in seconds; returns the matplotlib Axes.
 

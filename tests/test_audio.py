@@ -57,3 +57,14 @@ def test_plots_return_axes_and_figure():
     assert ax.get_ylabel() == "Hz"
     fig = cu.show_audio(np.stack([tone(0.5, 8_000)] * 2, axis=1), 8_000, title="stereo")
     assert len(fig.axes) >= 2
+
+
+def test_listening_widget_swaps_the_sound():
+    signals = {"low": tone(1.0, 8_000, 200), "high": tone(1.0, 8_000, 900)}
+    box = cu.listening_widget(signals, 8_000)
+    menu, player = box.children
+    first = player.value
+    menu.value = "high"
+    assert player.value != first and player.value == cu.play(signals["high"], 8_000).data
+    with pytest.raises(ValueError, match="empty"):
+        cu.listening_widget({}, 8_000)

@@ -84,3 +84,23 @@ def test_scores_are_sklearns():
     result = classifiers.scores([0, 0, 1, 1], [0, 1, 1, 1])
     assert result["accuracy"] == 0.75 and result["precision"] == pytest.approx((1 + 2 / 3) / 2)
     assert result["recall"] == pytest.approx(0.75)
+
+
+def test_identify_speakers_ignores_level_and_sign():
+    from sklearn.preprocessing import StandardScaler
+
+    sr, rng = 16_000, np.random.default_rng(0)
+    t = np.arange(2 * sr) / sr
+    voices = [np.sin(2 * np.pi * f * t) * (1 + 0.3 * np.sin(2 * np.pi * 3 * t)) + 0.01 * rng.normal(size=t.size)
+              for f in (150.0, 900.0)]  # two "speakers": a low and a high tone
+    feats = np.concatenate([cu.features.segment_features(0.1 * v, sr, "mfcc_mean", 0.5, 0.25) for v in voices])
+    labels = np.repeat([0, 1], len(feats) // 2)
+    scaler = StandardScaler().fit(feats)
+    cu.seed_everything(0, tensorflow=True)
+    model = classifiers.build_ann(n_features=feats.shape[1], n_classes=2)
+    classifiers.train(model, scaler.transform(feats), labels, epochs=60, batch_size=8)
+    # the same voices, 100x quieter and upside down: level is normalised and MFCCs ignore the sign
+    probabilities = classifiers.identify_speakers(model, scaler, np.stack([-0.001 * v for v in voices]), sr,
+                                                  segment_seconds=0.5, hop_seconds=0.25)
+    assert probabilities.shape == (2, 2) and np.allclose(probabilities.sum(axis=1), 1, atol=1e-5)
+    assert list(probabilities.argmax(axis=1)) == [0, 1]

@@ -96,3 +96,14 @@ def test_feature_table_rejects_bad_input(speaker_files):
         features.feature_table(speaker_files, "chroma")
     with pytest.raises(ValueError, match="path"):
         features.feature_table(speaker_files.drop(columns="path"))
+
+
+def test_segment_features_match_per_segment_summaries():
+    sr = 16_000
+    audio = np.random.default_rng(0).normal(0, 0.1, 3 * sr)
+    rows = features.segment_features(audio, sr, "mfcc_mean", segment_seconds=1.0)
+    assert rows.shape == (3, features.N_MFCC)
+    np.testing.assert_allclose(rows[1], features.mfcc_summary(audio[sr:2 * sr], sr), rtol=1e-5, atol=1e-4)
+    assert features.segment_features(audio, sr, "mfcc_mean", segment_seconds=None).shape == (1, features.N_MFCC)
+    with pytest.raises(ValueError, match="kind must be one of"):
+        features.segment_features(audio, sr, "chroma")
