@@ -15,6 +15,7 @@ from pathlib import Path
 from .runtime import course_root
 
 HEADLINE = re.compile(r"^Headline: (.*)$", re.MULTILINE)
+README_ROW = re.compile(r"^\| (\d\d) \|([^|]*\|[^|]*\|)[^|]*\|", re.MULTILINE)
 
 
 def _headline(notebook):
@@ -50,11 +51,26 @@ def run_notebook(path, out_dir, data_mode="sample"):
     return seconds, _headline(notebook), error
 
 
+def update_readme_times(readme, seconds_by_number):
+    """Write measured minutes into the README's notebook table (rows start with "| NN |").
+
+    Used in: `main --update-readme`, so that the table's times come from the run that measured them.
+    """
+    def replace(match):
+        seconds = seconds_by_number.get(match.group(1))
+        if seconds is None:
+            return match.group(0)
+        return f"| {match.group(1)} |{match.group(2)} {seconds / 60:.1f} min |"
+
+    readme.write_text(README_ROW.sub(replace, readme.read_text(encoding="utf-8")), encoding="utf-8")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mode", default="sample", choices=["sample", "full"], help="DATA_MODE for every notebook")
     parser.add_argument("--only", nargs="*", help="notebook number prefixes to run, e.g. 00 03")
     parser.add_argument("--out", default=None, help="output folder (default: <course>/build)")
+    parser.add_argument("--update-readme", action="store_true", help="write the measured times into README.md")
     args = parser.parse_args(argv)
 
     root = course_root()
@@ -80,6 +96,9 @@ def main(argv=None):
         print(f"{name:<{width}}  {seconds:7.1f}  {result}")
     print(f"{'total':<{width}}  {sum(r[1] for r in rows):7.1f}  {len(rows) - failed} of {len(rows)} notebooks passed")
     print(f"Executed notebooks: {out_dir / 'notebooks'}; HTML: {out_dir / 'html'}")
+    if args.update_readme and not failed:
+        update_readme_times(root / "README.md", {name[:2]: seconds for name, seconds, _ in rows})
+        print("README.md: notebook times updated")
     return 1 if failed else 0
 
 

@@ -44,3 +44,13 @@ def test_headline_is_found_by_the_runner(capsys):
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(outputs=[
         nbformat.v4.new_output("stream", name="stdout", text="noise\n" + printed)])])
     assert run_course._headline(notebook) == "3 of 3"
+
+
+def test_readme_times_are_written_into_the_table(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("| # | notebook | what | time | mode |\n|---|---|---|---|---|\n"
+                      "| 00 | [a](x) | learn a | – | CPU |\n| 01 | [b](y) | learn b | 9.9 min | GPU |\n")
+    run_course.update_readme_times(readme, {"00": 90.0})
+    lines = readme.read_text().splitlines()
+    assert lines[2] == "| 00 | [a](x) | learn a | 1.5 min | CPU |"
+    assert lines[3] == "| 01 | [b](y) | learn b | 9.9 min | GPU |"
