@@ -7,12 +7,22 @@ One module per part of the course (each function's docstring names the notebooks
     ica          mixing, FastICA, matching estimates to sources, BSS Eval  01, 05
     features     spectrograms, MFCCs, S0's voiceprint images, caching      02–05
     classifiers  S0's ANN and CNN, training, scores, identifying speakers  03–05
+    masks        STFT round trip, oracle masks, mask-based separation       06–10
+    evaluation   BSS Eval v4 (museval), SiSEC aggregation, anchors          06–10
+    baselines    mixture, HPSS, REPET-SIM, NMF, stereo ICA                  06, 10
+    unet         S2's U-Net: padding, network, weighted L1, segments, separate  07, 10
+    mask_cnn     S3's binary-mask CNN: context windows, targets, separation  08, 10
+    autoencoder  S1's CNN autoencoder: MIN-MAX/CMVN, soft masks, separation  09, 10
+    weights      trained weights on disk, checked against their configuration  07–10
+    exercises    automatic checks for the notebooks' exercises              every notebook
 
 The names used in every notebook are available as ``course_utils.<name>``; part-specific code is
 used through its module, e.g. ``from course_utils import ica`` then ``ica.separate_fastica(...)``.
 """
-from . import audio, classifiers, datasets, features, ica, runtime
-from .audio import check_audio, listening_widget, load_audio, play, plot_spectrogram, plot_waveform, show_audio
+from . import (audio, autoencoder, baselines, classifiers, datasets, evaluation, exercises, features, ica, mask_cnn, masks,
+               runtime, unet, weights)
+from .audio import (check_audio, interactive_plot, listening_widget, load_audio, play, plot_spectrogram, plot_waveform,
+                    show_audio)
 from .datasets import (
     KAGGLE_DATASET,
     MUSDB_TARGETS,
@@ -25,6 +35,7 @@ from .datasets import (
     musdb_root,
     require_ffmpeg,
     sample_musdb_root,
+    track_arrays,
     speakers_root,
     split_by_file,
 )

@@ -135,6 +135,54 @@ def listening_widget(signals, sr, max_seconds=10.0, description="listen to"):
     return widgets.VBox([menu, player])
 
 
+def interactive_plot(function, **controls):
+    """Controls that redraw a figure (and players): a headless-safe `ipywidgets.interact`.
+
+    Used in: 06 (a mask's threshold and exponent), and wherever a parameter is explored.
+
+    `interact` draws even the first picture inside an Output widget, and capturing that output can
+    stall a headless run (papermill, nbclient). Here the first picture is ordinary cell output with a
+    display id, so headless runs and saved notebooks show it; moving a control replaces it in place.
+
+    Args:
+        function: takes keyword arguments named like the controls and returns what to show: a matplotlib
+            figure, a player (`play`), or a tuple of them, always the same number of objects.
+        controls: name -> ipywidgets value widget (slider, dropdown, toggle); its description defaults to the name.
+    Returns:
+        the list of IPython display handles (one per object shown).
+    """
+    import ipywidgets as widgets
+    from IPython.display import display
+    from matplotlib.figure import Figure
+
+    if not controls:
+        raise ValueError("Give at least one control, e.g. interactive_plot(f, theta=widgets.FloatSlider(...)).")
+    for name, control in controls.items():
+        if not isinstance(control, widgets.ValueWidget):
+            raise ValueError(f"Control {name!r} must be an ipywidgets value widget (a slider, dropdown, ...), "
+                             f"got {type(control).__name__}.")
+        control.description = control.description or name
+
+    def render():
+        shown = function(**{name: control.value for name, control in controls.items()})
+        shown = list(shown) if isinstance(shown, (list, tuple)) else [shown]
+        for obj in shown:
+            if isinstance(obj, Figure):
+                plt.close(obj)  # shown through its display handle only
+        return shown
+
+    display(widgets.HBox(list(controls.values())))
+    handles = [display(obj, display_id=True) for obj in render()]
+
+    def redraw(_):
+        for handle, obj in zip(handles, render()):
+            handle.update(obj)
+
+    for control in controls.values():
+        control.observe(redraw, names="value")
+    return handles
+
+
 def plot_waveform(audio, sr, ax=None, title=None, **kwargs):
     """Plot a waveform against time in seconds; returns the matplotlib Axes.
 

@@ -362,3 +362,21 @@ def load_musdb(data_mode="sample", subsets=("train", "test"), split=None, root=N
     root = musdb_root(data_mode, root)
     is_wav = _check_musdb_layout(root, subsets)
     return musdb.DB(root=str(root), is_wav=is_wav, subsets=subsets, split=split)
+
+
+def track_arrays(track, targets=MUSDB_TARGETS):
+    """A musdb track as plain arrays: the mixture, a dict of stems, and the sample rate.
+
+    Used in: 06–10 (separators and evaluation take arrays, not musdb objects).
+
+    Args:
+        track: a track from `load_musdb(...).tracks`.
+        targets: stem names to read (any of musdb's targets, e.g. "accompaniment").
+    Returns:
+        (mixture (n, 2) float64, {name: (n, 2) float64}, rate in Hz).
+    """
+    missing = [name for name in targets if name not in track.targets]
+    if missing:
+        raise ValueError(f"Track {track.name} has no target(s) {missing}; it has {list(track.targets)}.")
+    stems = {name: np.asarray(track.targets[name].audio, dtype=np.float64) for name in targets}
+    return np.asarray(track.audio, dtype=np.float64), stems, int(track.rate)

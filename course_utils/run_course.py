@@ -7,6 +7,7 @@ its headline with `runtime.headline`; a notebook that fails stops nothing else b
 and the command exits non-zero.
 """
 import argparse
+import logging
 import re
 import sys
 import time
@@ -35,6 +36,10 @@ def run_notebook(path, out_dir, data_mode="sample"):
     import nbformat
     import papermill
     from nbconvert import HTMLExporter
+
+    # papermill reads the parameters cell to warn about unknown names; the "# full: ... = ..." comments beside
+    # each sample value confuse its parser into harmless "Unable to parse line" warnings
+    logging.getLogger("papermill.translators").setLevel(logging.ERROR)
 
     executed = out_dir / "notebooks" / path.name
     start = time.perf_counter()

@@ -68,3 +68,41 @@ def test_listening_widget_swaps_the_sound():
     assert player.value != first and player.value == cu.play(signals["high"], 8_000).data
     with pytest.raises(ValueError, match="empty"):
         cu.listening_widget({}, 8_000)
+
+
+def test_interactive_plot_draws_once_then_redraws_in_place(monkeypatch):
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+
+    from course_utils import audio
+
+    shown, updates = [], []
+
+    class Handle:
+        def update(self, obj):
+            updates.append(obj)
+
+    def fake_display(obj, display_id=False):
+        shown.append(obj)
+        return Handle() if display_id else None
+
+    monkeypatch.setattr("IPython.display.display", fake_display)
+    calls = []
+
+    def draw(gain=1.0):
+        calls.append(gain)
+        fig, ax = plt.subplots()
+        ax.plot([0, gain])
+        return fig
+
+    slider = widgets.FloatSlider(value=1.0, min=0, max=2)
+    open_figures = len(plt.get_fignums())
+    handles = audio.interactive_plot(draw, gain=slider)
+    assert calls == [1.0] and len(handles) == 1 and slider.description == "gain"
+    assert len(plt.get_fignums()) == open_figures, "figures are shown through their display handle only"
+    slider.value = 2.0
+    assert calls == [1.0, 2.0] and len(updates) == 1
+    with pytest.raises(ValueError, match="at least one control"):
+        audio.interactive_plot(draw)
+    with pytest.raises(ValueError, match="value widget"):
+        audio.interactive_plot(draw, gain=(0, 2))

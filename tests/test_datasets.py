@@ -1,5 +1,4 @@
 """Tests for course_utils/datasets.py: speaker loader, splits, Kaggle helper, MUSDB loader."""
-import os
 import shutil
 
 import numpy as np

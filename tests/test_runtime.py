@@ -1,7 +1,5 @@
 """Tests for course_utils/runtime.py and the course runner."""
-import json
 import random
-from pathlib import Path
 
 import nbformat
 import numpy as np

@@ -1,0 +1,186 @@
+"""BSS Eval v4 with museval: frame-wise SDR/SIR/SAR/ISR, SiSEC aggregation and results tables.
+
+Used in: 06_masks_and_evaluation.ipynb, and later 07–10 (every separator is scored here).
+
+SiSEC 2018 protocol: BSS Eval v4 (`museval`, time-invariant distortion filters) on 1-s windows
+with 1-s hops; per track the median over frames, then the median over tracks. museval sets a
+frame's scores to NaN when any reference (or estimate) is *exactly* zero in that frame; a frame
+where a reference is merely very quiet still gets a score, dominated by whatever else is there.
+`bss_eval_frames` flags such quiet frames so the aggregation can leave them out too.
+"""
+import numpy as np
+import pandas as pd
+from museval import metrics
+
+METRICS = ("SDR", "SIR", "SAR", "ISR")
+SISEC_FILTERS_SECONDS = 512 / 44100  # museval's 512-tap distortion filters at MUSDB's 44.1 kHz (11.6 ms)
+
+# Median vocals SDR (dB) on the MUSDB18 test set (50 full tracks, 44.1 kHz): other data than ours.
+PUBLISHED_VOCALS_SDR = {
+    "oracle IRM2": (9.43, "SiSEC 2018 oracle"),
+    "oracle IRM1": (8.52, "SiSEC 2018 oracle"),
+    "oracle IBM1": (7.67, "SiSEC 2018 oracle"),
+    "HT-Demucs (fine-tuned)": (9.20, "method paper"),
+    "Spleeter": (6.55, "method paper"),
+    "Open-Unmix": (6.32, "method paper"),
+    "REPET-SIM": (2.30, "published baseline"),
+    "mixture": (1.12, "SiSEC 2018 anchor (mixture / 4)"),
+    "HPSS": (-0.34, "published baseline"),
+}
+
+
+def _check_pair(name, reference, estimate, sr):
+    """Validate one reference/estimate pair of time-domain signals; return them as float64 (n, channels)."""
+    reference = np.asarray(reference, dtype=np.float64)
+    estimate = np.asarray(estimate, dtype=np.float64)
+    for label, audio in (("reference", reference), ("estimate", estimate)):
+        if audio.ndim not in (1, 2) or audio.size == 0:
+            raise ValueError(f"{label} '{name}' must have shape (n,) or (n, channels), got {audio.shape}.")
+        if not np.all(np.isfinite(audio)):
+            raise ValueError(f"{label} '{name}' contains NaN or infinite values: fix the separator's output "
+                             f"(e.g. a division by a zero mask sum) before evaluating.")
+    reference = reference[:, None] if reference.ndim == 1 else reference
+    estimate = estimate[:, None] if estimate.ndim == 1 else estimate
+    if reference.shape[1] != estimate.shape[1]:
+        raise ValueError(f"'{name}': the reference has {reference.shape[1]} channel(s) and the estimate "
+                         f"{estimate.shape[1]} (shapes {reference.shape} and {estimate.shape}). Evaluate stereo "
+                         f"against stereo (n, 2); do not average an estimate to mono.")
+    if len(reference) != len(estimate):
+        ratio = len(estimate) / len(reference)
+        hint = (f" The ratio {ratio:.3g} looks like a sample-rate mismatch: resample the estimate to {sr} Hz."
+                if any(abs(ratio - r) < 0.01 for r in (2, 0.5, 44100 / sr, sr / 44100, 16000 / sr, sr / 16000)) else
+                " Cut or pad the estimate to the mixture's length (masks.istft(..., length=n)).")
+        raise ValueError(f"'{name}': the estimate has {len(estimate)} samples but the reference {len(reference)}."
+                         + hint)
+    if not np.any(reference):
+        raise ValueError(f"The reference '{name}' is silent (all zeros): BSS Eval cannot score an estimate of "
+                         f"nothing. Leave this target out for this track, or pick an excerpt where it plays.")
+    if not np.any(estimate):
+        raise ValueError(f"The estimate '{name}' is all zeros: BSS Eval needs a non-silent estimate. "
+                         f"Check the separator (e.g. a binary mask whose threshold keeps no bin).")
+    return reference, estimate
+
+
+def frame_levels_db(reference, sr, window_seconds=1.0, hop_seconds=1.0):
+    """Energy of each evaluation frame of a reference, in dB relative to its loudest frame.
+
+    Used in: 06 (which frames are silent or quiet); `bss_eval_frames`.
+
+    Args:
+        reference: (n,) or (n, channels) signal.
+        sr: sample rate in Hz; window_seconds, hop_seconds: the evaluation frames.
+    Returns:
+        array (frames,): 0 for the loudest frame, -inf for digitally silent frames.
+    """
+    reference = np.asarray(reference, dtype=np.float64).reshape(len(reference), -1)
+    window, hop = int(window_seconds * sr), int(hop_seconds * sr)
+    n_frames = max(1, (len(reference) - window + hop) // hop) if window < len(reference) else 1
+    energy = np.array([np.sum(reference[t * hop: t * hop + window] ** 2) for t in range(n_frames)])
+    with np.errstate(divide="ignore"):
+        return 10 * np.log10(energy / energy.max())
+
+
+def bss_eval_frames(references, estimates, sr, window_seconds=1.0, hop_seconds=1.0, quiet_db=None,
+                    filters_seconds=SISEC_FILTERS_SECONDS):
+    """Frame-wise BSS Eval v4 (museval) of several estimates against their references, evaluated jointly.
+
+    Used in: 06, 07–10.
+
+    Args:
+        references: dict target -> true (n, channels) signal, e.g. {"vocals": ..., "accompaniment": ...}.
+        estimates: dict with the same targets -> (n, channels) estimates at the same rate and length.
+        sr: sample rate in Hz.
+        window_seconds, hop_seconds: evaluation frames (SiSEC: 1 s and 1 s).
+        quiet_db: also exclude frames where some reference is more than `quiet_db` dB below its own
+            loudest frame (e.g. 40); None keeps museval's rule alone (exactly silent frames only).
+        filters_seconds: length of BSS Eval's distortion filters; the default is museval's 512 taps
+            at 44.1 kHz, converted to taps at `sr` (256 at 22050 Hz).
+    Returns:
+        DataFrame, one row per (target, frame): target, frame, start (s), SDR, SIR, SAR, ISR (dB, as
+        museval returns them, NaN in silent frames), level_db (the reference frame's level relative to
+        its loudest frame) and excluded (True where the frame is left out of the aggregation: a NaN
+        score or, with `quiet_db`, a quiet reference in that frame).
+    """
+    if not isinstance(references, dict) or not isinstance(estimates, dict) or set(references) != set(estimates):
+        raise ValueError(f"references and estimates must be dicts with the same targets; got "
+                         f"{sorted(references)} and {sorted(estimates)}.")
+    if len(references) < 2:
+        raise ValueError("BSS Eval scores interference between targets: give at least two, e.g. vocals and "
+                         "accompaniment (accompaniment = mixture - vocals when you only estimate vocals).")
+    targets = list(references)
+    pairs = [_check_pair(name, references[name], estimates[name], sr) for name in targets]
+    shapes = {ref.shape for ref, _ in pairs}
+    if len(shapes) != 1:
+        raise ValueError(f"All references must have the same shape, got {sorted(shapes)}.")
+    window, hop = int(window_seconds * sr), int(hop_seconds * sr)
+    sdr, isr, sir, sar, _ = metrics.bss_eval(
+        np.stack([ref for ref, _ in pairs]), np.stack([est for _, est in pairs]), window=window, hop=hop,
+        filters_len=int(round(filters_seconds * sr)))
+    levels = np.stack([frame_levels_db(ref, sr, window_seconds, hop_seconds) for ref, _ in pairs])
+    excluded = np.isnan(sdr).any(axis=0)
+    if quiet_db is not None:
+        excluded |= (levels < -abs(quiet_db)).any(axis=0)
+    n_frames = sdr.shape[1]
+    return pd.DataFrame({
+        "target": np.repeat(targets, n_frames),
+        "frame": np.tile(np.arange(n_frames), len(targets)),
+        "start": np.tile(np.arange(n_frames) * hop / sr, len(targets)),
+        "SDR": sdr.ravel(), "SIR": sir.ravel(), "SAR": sar.ravel(), "ISR": isr.ravel(),
+        "level_db": levels.ravel(), "excluded": np.tile(excluded, len(targets)),
+    })
+
+
+def track_medians(frames, by=("method", "track", "target")):
+    """SiSEC step 1: the median of each metric over the frames kept (not `excluded`) of each track.
+
+    Used in: 06, 07–10.
+
+    Args:
+        frames: DataFrame of `bss_eval_frames` rows, with extra columns such as method and track.
+        by: the columns that identify one track's scores for one target.
+    Returns:
+        DataFrame indexed by `by`, one column per metric (NaN when every frame was excluded).
+    """
+    by = [col for col in by if col in frames.columns]
+    kept = frames.loc[~frames["excluded"], [*by, *METRICS]]
+    medians = kept.groupby(by).median()
+    return medians.reindex(frames.groupby(by).size().index)
+
+
+def sisec_medians(frames, by=("method", "target")):
+    """SiSEC aggregation: median over frames for each track, then median over tracks.
+
+    Used in: 06, 07–10 (the headline numbers of every results table).
+
+    Args:
+        frames: DataFrame of `bss_eval_frames` rows with a `track` column (and e.g. `method`).
+        by: the columns kept in the result.
+    Returns:
+        DataFrame indexed by `by`, one column per metric.
+    """
+    if "track" not in frames.columns:
+        raise ValueError("frames needs a 'track' column: add it after bss_eval_frames, e.g. frames['track'] = name.")
+    per_track = track_medians(frames, by=(*by, "track"))
+    return per_track.groupby(level=[col for col in by if col in frames.columns]).median()
+
+
+def results_table(measured, metric="SDR"):
+    """Our measured medians next to the published MUSDB18 vocals SDR, clearly labelled as other data.
+
+    Used in: 06, 10.
+
+    Args:
+        measured: DataFrame from `sisec_medians` indexed by (method, target).
+        metric: which metric to show for our data.
+    Returns:
+        DataFrame indexed by method: our vocals and accompaniment medians (best vocals first), then
+        the published vocals median on MUSDB18 where one exists and its source; published-only rows last.
+    """
+    ours = measured[metric].unstack("target")
+    table = pd.DataFrame({f"vocals {metric} (this run)": ours.get("vocals"),
+                          f"accompaniment {metric} (this run)": ours.get("accompaniment")})
+    table = table.sort_values(f"vocals {metric} (this run)", ascending=False)
+    published = pd.DataFrame({"vocals SDR, MUSDB18 (other data)": {k: v for k, (v, _) in PUBLISHED_VOCALS_SDR.items()},
+                              "published in": {k: src for k, (_, src) in PUBLISHED_VOCALS_SDR.items()}})
+    order = list(dict.fromkeys([*table.index, *published.index]))
+    return table.join(published, how="outer").loc[order]

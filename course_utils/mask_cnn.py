@@ -1,0 +1,523 @@
+"""S3's binary-mask CNN: targets B = (S > T * M), 25-frame context windows, the network, training, separation.
+
+Used in: 08_binary_mask_cnn.ipynb, 10 (the grand comparison).
+
+S3 (Tkachuk) turns separation into classification: for each source, a CNN sees 25 frames of the
+mixture's 513-bin magnitude spectrogram (one channel) and predicts, for the *centre* frame, which of
+the 513 bins belong to the source: the binary mask B = (|S| > T * |M|). One model per source (vocals,
+drums, bass, other). Sliding the window one frame at a time gives a mask for every frame; the mask
+times the mixture STFT (mixture phase), inverted, is the estimate (`masks.apply_masks`).
+
+Conventions (those of `masks`): audio is (n,) or (n, channels); a spectrogram or mask is
+(freq, frames) for mono and (channels, freq, frames) otherwise; each channel is separated on its own.
+A window is (freq, context) with the window's frame k at column k, so frame t is column context // 2
+of its own window. Frames beyond the track's edges are zero (silence), so every frame gets a window.
+
+Every window goes through the same `context_windows` (numpy stride tricks, no copies) for training and
+for separation, so a window can never be off by a frame between the two (tests/test_mask_cnn.py feeds
+the oracle mask through `separate` and gets the ideal binary mask's separation back exactly).
+"""
+import json
+from collections import namedtuple
+
+import numpy as np
+import pandas as pd
+from numpy.lib.stride_tricks import sliding_window_view
+
+from . import masks
+from .datasets import MUSDB_TARGETS, track_arrays
+from .weights import check_same_config, read_weights_file, save_weights_file, set_checked_weights
+
+SOURCES = MUSDB_TARGETS  # one model per source: vocals, drums, bass, other
+SAMPLE_CONFIG = {  # 22.05 kHz sample: n_fft 1024 -> S3's 513 bins (46 ms); hop 256 (11.6 ms, 75 % overlap)
+    "sr": 22050, "n_fft": 1024, "hop_length": 256, "context": 25, "threshold": 0.5,
+    "filters": [32, 16, 64, 16], "pool_size": 3, "dense_units": 128,
+    "dropout": 0.25, "dense_dropout": 0.5, "negative_slope": 0.01,
+}
+FULL_CONFIG = {**SAMPLE_CONFIG, "sr": 44100}  # MUSDB18's rate; n_fft 1024 still gives 513 bins (23 ms)
+S3_LAYER_PARAMS = (320, 4624, 9280, 9232, 233600, 66177)  # S3's torchinfo table: 4 convs, 2 dense; 323,233 in all
+
+WindowExamples = namedtuple("WindowExamples", ["windows", "positions", "targets"])
+WindowExamples.__doc__ = """Training pairs of `window_examples`: windows[positions[i]] is example i's input.
+
+windows: read-only (L, freq, context) float32 view of every track and channel, joined with silent gaps;
+positions: (N,) int indices into `windows`; targets: (N, freq) float32 centre-frame masks of 0s and 1s.
+"""
+
+
+# ---------------------------------------------------------------- configuration
+
+def check_config(config):
+    """Validate a mask-CNN configuration (like SAMPLE_CONFIG) and return it as a plain dict.
+
+    Used in: 08, 10; every function here that takes a config.
+
+    Args:
+        config: dict with sr (Hz), n_fft, hop_length (samples), context (odd number of frames), threshold
+            (T of B = S > T*M), filters (one per 3x3 conv, an even number: max pooling after each pair),
+            pool_size, dense_units, dropout (after each pooling), dense_dropout, negative_slope (LeakyReLU).
+    Returns:
+        the configuration as a new dict (lists instead of tuples, as it is stored with the weights).
+    """
+    if not isinstance(config, dict):
+        raise ValueError(f"config must be a dict such as mask_cnn.SAMPLE_CONFIG, got {type(config).__name__}.")
+    missing = set(SAMPLE_CONFIG) - set(config)
+    if missing:
+        raise ValueError(f"config lacks {sorted(missing)}; start from {{**mask_cnn.SAMPLE_CONFIG, ...}}.")
+    config = json.loads(json.dumps(config))  # tuples -> lists, as after a save/load round trip
+    if not 0 < config["hop_length"] <= config["n_fft"] // 4:
+        raise ValueError(f"hop_length must be in (0, n_fft / 4] for an exact inverse STFT, got {config['hop_length']}.")
+    _check_context(config["context"])
+    _check_threshold(config["threshold"])
+    filters = config["filters"]
+    if not filters or len(filters) % 2 or any(not isinstance(f, int) or f < 1 for f in filters):
+        raise ValueError(f"filters must be an even number of positive integers (two 3x3 convs per max pooling), "
+                         f"e.g. S3's [32, 16, 64, 16]; got {filters!r}.")
+    pool, n_pools = config["pool_size"], len(filters) // 2
+    if not isinstance(pool, int) or pool < 1:
+        raise ValueError(f"pool_size must be a positive integer, got {pool!r}.")
+    freq = config["n_fft"] // 2 + 1
+    if freq // pool ** n_pools < 1 or config["context"] // pool ** n_pools < 1:
+        raise ValueError(f"{n_pools} max poolings of size {pool} shrink the ({freq} x {config['context']}) window to "
+                         f"nothing: use a wider context (>= {pool ** n_pools} frames), fewer filters or a smaller "
+                         f"pool_size.")
+    if not (0 <= config["dropout"] < 1 and 0 <= config["dense_dropout"] < 1):
+        raise ValueError("dropout and dense_dropout must be in [0, 1).")
+    if not (isinstance(config["dense_units"], int) and config["dense_units"] >= 1):
+        raise ValueError(f"dense_units must be a positive integer, got {config['dense_units']!r}.")
+    return config
+
+
+def _check_context(context, frames=None):
+    """Raise a ValueError unless `context` is an odd positive integer no longer than `frames`."""
+    if not isinstance(context, (int, np.integer)) or isinstance(context, bool) or context < 1 or context % 2 == 0:
+        raise ValueError(f"context must be an odd positive number of frames (S3: 25), so that one frame is the "
+                         f"centre; got {context!r}.")
+    if frames is not None and context > frames:
+        raise ValueError(f"context = {context} frames is longer than the track ({frames} frames): use a longer "
+                         f"excerpt or a smaller context.")
+
+
+def _check_threshold(threshold):
+    if not isinstance(threshold, (int, float, np.number)) or not np.isfinite(threshold) or threshold <= 0:
+        raise ValueError(f"threshold T of B = S > T * M must be a positive number (0.5: the source is at least half "
+                         f"of the mixture's magnitude); got {threshold!r}.")
+
+
+# ---------------------------------------------------------------- targets and windows
+
+def binary_mask_targets(mixture, sources, names=None, threshold=0.5, n_fft=SAMPLE_CONFIG["n_fft"],
+                        hop_length=SAMPLE_CONFIG["hop_length"]):
+    """S3's targets B = (|S| > T * |M|) for one source or several, per time-frequency bin and channel.
+
+    Used in: 08 (the training targets and the oracle row), 10.
+
+    Computed with `masks.binary_masks` (ratio |S| / |M| >= T): with T = 0.5 it is SiSEC's IBM1, the oracle
+    of notebook 06. It differs from S3's strict ">" only on exact ties, and where |M| = 0 the mask is 0.
+
+    Args:
+        mixture: (n,) or (n, channels) mixture.
+        sources: dict name -> true source shaped like `mixture` (e.g. from `datasets.track_arrays`).
+        names: a source name or a list of them (default: every source in `sources`).
+        threshold: T > 0; larger T keeps only the bins the source clearly dominates.
+        n_fft, hop_length: STFT parameters (default: SAMPLE_CONFIG's 1024 / 256).
+    Returns:
+        dict name -> float mask of 0s and 1s, (freq, frames) for mono, (channels, freq, frames) otherwise.
+    """
+    mixture = masks._check_mixture(mixture)
+    if not isinstance(sources, dict) or not sources:
+        raise ValueError("sources must be a non-empty dict, e.g. {'vocals': (n, 2) array, 'drums': ...}.")
+    names = list(sources) if names is None else [names] if isinstance(names, str) else list(names)
+    missing = [name for name in names if name not in sources]
+    if missing or not names:
+        raise ValueError(f"No source(s) {missing or names} in this track; it has {list(sources)}.")
+    _check_threshold(threshold)
+    chosen = masks._check_sources({name: sources[name] for name in names}, mixture)
+    magnitudes = {name: np.abs(masks.stft(audio, n_fft, hop_length)) for name, audio in chosen.items()}
+    return masks.binary_masks(magnitudes, np.abs(masks.stft(mixture, n_fft, hop_length)), alpha=1.0, theta=threshold)
+
+
+def context_windows(spec, context=25):
+    """Every frame's context window, centred on it, as a read-only view (no copy; edges padded with zeros).
+
+    Used in: 08 (what the network sees), 10; `window_examples` and `predict_masks`.
+
+    Window t holds frames t - context // 2 ... t + context // 2 of `spec`; frames outside the track are 0.
+    Built with numpy's sliding_window_view on the zero-padded spectrogram: no Python loop over frames.
+
+    Args:
+        spec: (freq, frames) or (channels, freq, frames) array, e.g. the mixture's magnitude.
+        context: odd number of frames per window (S3: 25, i.e. 12 frames either side), at most `frames`.
+    Returns:
+        (frames, freq, context) for a 2-D spec, (channels, frames, freq, context) for a 3-D one;
+        window[t][:, context // 2] is frame t itself.
+    """
+    spec = np.asarray(spec)
+    if spec.ndim not in (2, 3) or spec.size == 0:
+        raise ValueError(f"spec must be (freq, frames) or (channels, freq, frames), got shape {spec.shape}.")
+    _check_context(context, spec.shape[-1])
+    half = context // 2
+    padded = np.pad(spec, [(0, 0)] * (spec.ndim - 1) + [(half, half)])
+    return np.moveaxis(sliding_window_view(padded, context, axis=-1), -2, -3)  # (..., freq, frames, c) -> frames first
+
+
+def _track_parts(track, source, sr):
+    """(mixture, {source: audio}) of a musdb track or a (mixture, sources, sr) tuple, checked against `sr`."""
+    if hasattr(track, "targets"):
+        mixture, sources, rate = track_arrays(track, targets=(source,))
+    elif isinstance(track, (tuple, list)) and len(track) == 3 and isinstance(track[1], dict):
+        mixture, sources, rate = track
+    else:
+        raise ValueError("Each track must be a musdb track or a (mixture, sources, sr) tuple as "
+                         "datasets.track_arrays returns it.")
+    if source not in sources:
+        raise ValueError(f"The track has no source '{source}'; it has {list(sources)}.")
+    if rate != sr:
+        raise ValueError(f"A track is at {rate} Hz but the configuration at {sr} Hz: resample it, e.g. "
+                         f"librosa.resample(audio, orig_sr={rate}, target_sr={sr}, axis=0), or change config['sr'].")
+    return mixture, sources
+
+
+def window_examples(tracks, source, config, frame_step=1):
+    """Every (context window, centre-frame mask) training pair of several tracks, each channel on its own.
+
+    Used in: 08, 10; `train_models`.
+
+    The tracks' channel spectrograms are joined along time with context // 2 silent frames between them,
+    and `context_windows` views the whole: each window sees exactly what it would see in its own track.
+    Only the (L, freq, context) view exists; a batch copies just its own windows (`window_dataset`).
+
+    Args:
+        tracks: musdb tracks or (mixture, sources, sr) tuples from `datasets.track_arrays`.
+        source: the source whose mask is the target, e.g. "vocals".
+        config: e.g. SAMPLE_CONFIG (sr, n_fft, hop_length, context, threshold).
+        frame_step: keep every frame_step-th centre frame (S3: 1; more: fewer, less redundant examples).
+    Returns:
+        WindowExamples(windows, positions, targets): windows (L, freq, context) float32 mixture magnitudes,
+        positions (N,) with windows[positions[i]] the input of example i, targets (N, freq) float32 masks.
+    """
+    config = check_config(config)
+    if not isinstance(frame_step, (int, np.integer)) or frame_step < 1:
+        raise ValueError(f"frame_step must be a positive integer (1: every frame), got {frame_step!r}.")
+    if isinstance(tracks, (str, bytes)) or not hasattr(tracks, "__iter__"):
+        raise ValueError("tracks must be a list of musdb tracks or of (mixture, sources, sr) tuples.")
+    context, n_fft, hop = config["context"], config["n_fft"], config["hop_length"]
+    freq = n_fft // 2 + 1
+    gap = np.zeros((freq, context // 2), np.float32)  # silence between tracks: no window sees another track
+    pieces, positions, targets, offset = [], [], [], 0
+    for track in tracks:
+        mixture, sources = _track_parts(track, source, config["sr"])
+        mask = binary_mask_targets(mixture, sources, source, config["threshold"], n_fft, hop)[source]
+        magnitude = np.abs(masks.stft(mixture, n_fft, hop)).astype(np.float32)
+        frames = magnitude.shape[-1]
+        _check_context(context, frames)
+        centres = np.arange(0, frames, frame_step)
+        for channel_magnitude, channel_mask in zip(magnitude.reshape(-1, freq, frames), mask.reshape(-1, freq, frames)):
+            pieces += [channel_magnitude, gap]
+            positions.append(offset + centres)
+            targets.append(channel_mask[:, centres].T.astype(np.float32))
+            offset += frames + gap.shape[1]
+    if not pieces:
+        raise ValueError("tracks is empty: give at least one track.")
+    windows = context_windows(np.concatenate(pieces, axis=1), context)
+    return WindowExamples(windows, np.concatenate(positions), np.concatenate(targets))
+
+
+def window_dataset(examples, batch_size=64, shuffle=True, seed=0):
+    """The pairs of `window_examples` as a tf.data.Dataset of batches, reshuffled every epoch.
+
+    Used in: 08, 10; `train_mask_cnn`.
+
+    Args:
+        examples: WindowExamples from `window_examples`.
+        batch_size: windows per batch.
+        shuffle: new random order every epoch (seeded by `seed`); False keeps the examples' order.
+    Returns:
+        tf.data.Dataset of (batch, freq, context) float32 windows and (batch, freq) float32 masks; one pass
+        is one epoch.
+    """
+    import tensorflow as tf
+
+    windows, positions, targets = examples
+    if len(positions) != len(targets) or len(positions) == 0:
+        raise ValueError("examples must be a non-empty WindowExamples from mask_cnn.window_examples.")
+    rng = np.random.default_rng(seed)
+
+    def batches():
+        order = rng.permutation(len(positions)) if shuffle else np.arange(len(positions))
+        for start in range(0, len(order), batch_size):
+            chosen = order[start:start + batch_size]
+            yield windows[positions[chosen]], targets[chosen]
+
+    freq, context = windows.shape[1:]
+    signature = (tf.TensorSpec((None, freq, context), tf.float32), tf.TensorSpec((None, freq), tf.float32))
+    dataset = tf.data.Dataset.from_generator(batches, output_signature=signature)
+    n_batches = -(-len(positions) // batch_size)
+    return dataset.apply(tf.data.experimental.assert_cardinality(n_batches)).prefetch(2)
+
+
+# ---------------------------------------------------------------- network
+
+def build_mask_cnn(config=SAMPLE_CONFIG, name="mask_cnn"):
+    """S3's CNN: (freq, context) magnitude window -> the centre frame's mask, one sigmoid per bin.
+
+    Used in: 08, 10; `train_models`, `load_mask_cnn`.
+
+    Input log(1 + magnitude) (evens out the dynamic range; log1p(0) = 0, so padded frames stay silent),
+    then for each pair of filters: 3x3 conv ("same" padding), LeakyReLU, 3x3 conv, LeakyReLU, max pooling,
+    dropout; then Flatten, Dense(128), LeakyReLU, dropout, Dense(freq, sigmoid).
+
+    Parameter count. S3's table (PyTorch, torchinfo) lists 320 + 4,624 + 9,280 + 9,232 conv parameters
+    (32/16/64/16 3x3 filters with biases), Dense 233,600 and 66,177 = 128 * 513 + 513, 323,233 in all. The
+    first Dense then has 233,600 = 1,824 * 128 + 128 inputs: 1,824 = 16 channels x 57 x 2, exactly what
+    "same"-padded convs and two *3x3* max poolings leave of a 513 x 25 window (513 -> 171 -> 57 bins,
+    25 -> 8 -> 2 frames). With 2x2 pooling it would be 16 x 128 x 6 = 12,288 inputs (1.6 M parameters),
+    with unpadded convs and 2x2 pooling 16 x 125 x 3 = 6,000 (0.86 M). So SAMPLE_CONFIG (pool_size 3,
+    dense_units 128) gives S3's 323,233 exactly, layer for layer. Not in the table, so our choices:
+    LeakyReLU slope 0.01 (PyTorch's default; Keras' is 0.3), dropout 0.25 after pooling and 0.5 before the
+    output (S3's layer sequence is PyTorch's MNIST example, which uses those rates).
+
+    Args:
+        config: e.g. SAMPLE_CONFIG: n_fft (freq = n_fft // 2 + 1), context, filters, pool_size,
+            dense_units, dropout, dense_dropout, negative_slope.
+        name: the Keras model's name (e.g. "mask_cnn_vocals").
+    Returns:
+        keras.Model (uncompiled; `train_mask_cnn` compiles it) mapping (batch, freq, context) magnitudes to
+        (batch, freq) probabilities; `model.course_config` holds the checked configuration.
+    """
+    import keras
+    from keras import layers, ops
+
+    config = check_config(config)
+    freq, context, slope = config["n_fft"] // 2 + 1, config["context"], config["negative_slope"]
+    windows = keras.Input((freq, context), name="mixture_windows")
+    x = layers.Lambda(ops.log1p, name="log1p")(windows)
+    x = layers.Reshape((freq, context, 1))(x)
+    for i, filters in enumerate(config["filters"]):
+        x = layers.Conv2D(filters, 3, padding="same")(x)
+        x = layers.LeakyReLU(negative_slope=slope)(x)
+        if i % 2:
+            x = layers.MaxPooling2D(config["pool_size"])(x)
+            x = layers.Dropout(config["dropout"])(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(config["dense_units"])(x)
+    x = layers.LeakyReLU(negative_slope=slope)(x)
+    x = layers.Dropout(config["dense_dropout"])(x)
+    mask = layers.Dense(freq, activation="sigmoid", name="centre_mask")(x)
+    model = keras.Model(windows, mask, name=name)
+    model.course_config = config
+    return model
+
+
+def parameter_table(model):
+    """Each layer's output shape and parameter count, to set beside S3's table (S3_LAYER_PARAMS).
+
+    Used in: 08 (where S3's 323,233 parameters come from).
+
+    Returns:
+        DataFrame with columns layer, type, output (shape without the batch axis) and params.
+    """
+    rows = [(layer.name, type(layer).__name__, tuple(layer.output.shape[1:]), layer.count_params())
+            for layer in model.layers if type(layer).__name__ != "InputLayer"]
+    return pd.DataFrame(rows, columns=["layer", "type", "output", "params"])
+
+
+def train_mask_cnn(model, train_examples, val_examples=None, epochs=2, batch_size=64, learning_rate=1e-3, seed=0,
+                   verbose=0):
+    """Train one source's model with binary cross-entropy on its bins; return the per-epoch history.
+
+    Used in: 08, 10; `train_models`.
+
+    Compiled with Adam, binary cross-entropy (the targets are 0/1 masks) and two metrics: bin_accuracy
+    (share of bins on the right side of 0.5; S3's "accuracy") and mse (S3's tables report an MSE "loss").
+    Read bin_accuracy against the all-zeros mask: with T = 0.5 only about 13-17 % of the sample's vocal bins
+    are 1, so predicting "never vocals" already scores about 0.87, and a short training run ends there.
+
+    Args:
+        model: from `build_mask_cnn`.
+        train_examples, val_examples: WindowExamples from `window_examples` (validation optional).
+        epochs, batch_size, learning_rate: training schedule.
+        seed: seed of the per-epoch shuffling.
+        verbose: Keras' verbosity (0: silent).
+    Returns:
+        dict metric -> list of per-epoch values: loss, bin_accuracy, mse (and val_... with validation).
+    """
+    import keras
+
+    freq, context = model.input_shape[1:]
+    for label, examples in (("train_examples", train_examples), ("val_examples", val_examples)):
+        if examples is not None and tuple(examples.windows.shape[1:]) != (freq, context):
+            raise ValueError(f"{label} hold {examples.windows.shape[1:]} windows but the model takes ({freq}, "
+                             f"{context}): make them with the model's configuration (model.course_config).")
+    metrics = [keras.metrics.BinaryAccuracy(name="bin_accuracy"), keras.metrics.MeanSquaredError(name="mse")]
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="binary_crossentropy", metrics=metrics)
+    validation = None if val_examples is None else window_dataset(val_examples, 256, shuffle=False)
+    history = model.fit(window_dataset(train_examples, batch_size, seed=seed), validation_data=validation,
+                        epochs=epochs, shuffle=False, verbose=verbose)  # window_dataset shuffles
+    return {name: [float(v) for v in values] for name, values in history.history.items()}
+
+
+def train_models(train_tracks, config, sources=SOURCES, val_tracks=None, epochs=2, batch_size=64, frame_step=1,
+                 seed=0, verbose=0):
+    """One model per source, each trained on the same tracks: S3's four separators.
+
+    Used in: 08, 10.
+
+    Args:
+        train_tracks, val_tracks: musdb tracks or (mixture, sources, sr) tuples (validation optional).
+        config: e.g. SAMPLE_CONFIG.
+        sources: source names (default vocals, drums, bass, other).
+        epochs, batch_size, seed: as `train_mask_cnn`; frame_step: as `window_examples` (training only).
+    Returns:
+        (models, histories): dicts source -> Keras model and source -> per-epoch history.
+    """
+    import keras
+
+    models, histories = {}, {}
+    for source in [sources] if isinstance(sources, str) else sources:
+        train = window_examples(train_tracks, source, config, frame_step)
+        val = None if val_tracks is None else window_examples(val_tracks, source, config)
+        keras.utils.set_random_seed(seed)
+        models[source] = build_mask_cnn(config, name=f"mask_cnn_{source}")
+        histories[source] = train_mask_cnn(models[source], train, val, epochs, batch_size, seed=seed, verbose=verbose)
+    return models, histories
+
+
+# ---------------------------------------------------------------- weights
+
+def save_weights(model, path, source, history=None):
+    """Save one source's model: its weights, configuration, source name and history in one .npz.
+
+    Used in: 08, 10 (and any script that ships trained weights).
+
+    Args:
+        model: from `build_mask_cnn` (its `course_config` is stored).
+        path: output file (.npz).
+        source: the source it separates, e.g. "vocals".
+        history: optional dict from `train_mask_cnn`.
+    """
+    if not isinstance(source, str) or not source:
+        raise ValueError(f"source must be the name of the source the model separates, e.g. 'vocals'; got {source!r}.")
+    save_weights_file(model, path, {"model": "mask_cnn", "config": model.course_config, "source": source,
+                                    "history": {k: [float(v) for v in values] for k, values in (history or {}).items()}})
+
+
+def load_mask_cnn(path, config=None, source=None):
+    """Build the model a weights file was saved from and load it, refusing another configuration or source.
+
+    Used in: 08, 10.
+
+    Args:
+        path: a .npz from `save_weights`.
+        config: optional configuration the caller expects; any entry that differs is an error.
+        source: optional source the caller expects (e.g. "vocals").
+    Returns:
+        (model, meta): the Keras model and the file's metadata (config, source, history).
+    Raises:
+        FileNotFoundError: no file. ValueError: not a mask-CNN file, another configuration or source.
+    """
+    meta, arrays = read_weights_file(path, "mask-CNN", "train a model (mask_cnn.train_models) and save it with "
+                                                       "mask_cnn.save_weights first")
+    if meta.get("model") != "mask_cnn":
+        raise ValueError(f"{path} is not a mask-CNN weights file written by mask_cnn.save_weights.")
+    if config is not None:
+        check_same_config(path, meta["config"], check_config(config))
+    if source is not None and meta["source"] != source:
+        raise ValueError(f"{path} holds the {meta['source']!r} model, not {source!r}: load each source's own file.")
+    model = build_mask_cnn(meta["config"], name=f"mask_cnn_{meta['source']}")
+    set_checked_weights(model, arrays, path)
+    return model, meta
+
+
+# ---------------------------------------------------------------- separation
+
+def _predict_windows(model, windows, batch_size):
+    """Run `model` over (N, freq, context) windows in batches; return (N, freq) float64."""
+    outputs = []
+    for start in range(0, len(windows), batch_size):
+        batch = np.ascontiguousarray(windows[start:start + batch_size], dtype=np.float32)
+        if hasattr(model, "predict_on_batch"):  # always a full batch, so the graph is traced once
+            padded = np.pad(batch, [(0, batch_size - len(batch)), (0, 0), (0, 0)])
+            out = np.asarray(model.predict_on_batch(padded))[:len(batch)]
+        else:
+            out = np.asarray(model(batch))
+        if out.shape != batch.shape[:2]:
+            raise ValueError(f"A model returned shape {out.shape} for windows {batch.shape}: it must return one "
+                             f"mask value per bin, (batch, freq).")
+        outputs.append(out)
+    return np.concatenate(outputs).astype(np.float64)
+
+
+def _models_config(models, config):
+    """Unwrap (model, meta) pairs and find the one configuration all models (or the caller) use."""
+    if not isinstance(models, dict) or not models:
+        raise ValueError("models must be a non-empty dict source -> model, e.g. {'vocals': model, 'drums': model}.")
+    models = {name: m[0] if isinstance(m, tuple) else m for name, m in models.items()}
+    configs = {json.dumps(m.course_config, sort_keys=True) for m in models.values() if hasattr(m, "course_config")}
+    if len(configs) > 1:
+        raise ValueError("The models were built for different configurations; separate with models of one "
+                         "configuration (compare model.course_config).")
+    if config is None:
+        if not configs:
+            raise ValueError("Give config=...: these models carry no course_config (only build_mask_cnn's do).")
+        return models, json.loads(configs.pop())
+    config = check_config(config)
+    if configs and json.loads(next(iter(configs))) != config:
+        raise ValueError("config differs from the models' course_config: leave config out to use the models' own.")
+    return models, config
+
+
+def predict_masks(mixture, models, config=None, batch_size=256, cutoff=0.5):
+    """Each model's mask for a whole mixture: STFT once, every frame's window, batched predictions.
+
+    Used in: 08 (looking at predicted masks), 10; `separate`.
+
+    Args:
+        mixture: (n,) or (n, channels) mixture at config["sr"].
+        models: dict source -> model from `build_mask_cnn`/`load_mask_cnn` (or a (model, meta) pair), or any
+            function mapping (batch, freq, context) magnitude windows to (batch, freq) mask values.
+        config: the models' configuration (default: their course_config; needed for plain functions).
+        batch_size: windows per prediction call.
+        cutoff: masks become 1 where the prediction is >= cutoff, else 0 (S3's binary mask); None keeps
+            the predicted probabilities as a soft mask.
+    Returns:
+        dict source -> mask (freq, frames) for mono, (channels, freq, frames) otherwise, aligned with
+        `masks.stft(mixture, n_fft, hop_length)`.
+    """
+    models, config = _models_config(models, config)
+    mixture = masks._check_mixture(mixture)
+    if len(mixture) < config["n_fft"]:
+        raise ValueError(f"The audio has {len(mixture)} samples, shorter than one STFT frame ({config['n_fft']}).")
+    magnitude = np.abs(masks.stft(mixture, config["n_fft"], config["hop_length"]))
+    channels = magnitude.reshape(-1, *magnitude.shape[-2:])                      # (C, freq, frames)
+    windows = context_windows(channels.astype(np.float32), config["context"])  # (C, frames, freq, context) view
+    estimates = {}
+    for name, model in models.items():
+        mask = np.stack([_predict_windows(model, channel, batch_size).T for channel in windows])
+        if cutoff is not None:
+            mask = (mask >= cutoff).astype(np.float64)
+        estimates[name] = mask.reshape(magnitude.shape)
+    return estimates
+
+
+def separate(mixture, sr, models, config=None, batch_size=256, cutoff=0.5):
+    """Separate a mixture with one mask CNN per source: masks from `predict_masks`, then `masks.apply_masks`.
+
+    Used in: 08, 10.
+
+    The binary masks of independent models need not add up to 1, so the estimates need not add up to the
+    mixture (a bin can go to two sources or to none); `masks.add_accompaniment` adds an accompaniment.
+
+    Args:
+        mixture: (n,) or (n, channels) audio.
+        sr: its sample rate in Hz; must be the models' config["sr"].
+        models, config, batch_size, cutoff: as `predict_masks`.
+    Returns:
+        dict source -> estimate shaped like `mixture`, sample-aligned with it.
+    """
+    models, config = _models_config(models, config)
+    if sr != config["sr"]:
+        raise ValueError(f"The audio is at {sr} Hz but the models were trained at {config['sr']} Hz: resample it "
+                         f"first, e.g. librosa.resample(audio, orig_sr={sr}, target_sr={config['sr']}, axis=0).")
+    estimated = predict_masks(mixture, models, config, batch_size, cutoff)
+    return masks.apply_masks(mixture, estimated, config["n_fft"], config["hop_length"])

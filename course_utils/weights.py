@@ -1,0 +1,99 @@
+"""Trained weights on disk: one compressed .npz per model, with the configuration it was trained for.
+
+Used in: 07 (U-Net), 08 (mask CNN), 09 (autoencoder), 10 (the grand comparison) through `unet`,
+`mask_cnn` and `autoencoder`; scripts/train_unet.py.
+
+One format for every model of the course: the arrays of `model.get_weights()` as w000, w001, ... and a
+JSON entry `meta` (format version, configuration, and what the model's module adds: alpha, source,
+training history). Loading checks the configuration against the one the caller expects and the arrays
+against the model built from it, so weights never end up in the wrong model.
+"""
+import json
+from pathlib import Path
+
+import numpy as np
+
+FORMAT = 1
+
+
+def save_weights_file(model, path, meta):
+    """Write a model's weights and a JSON-serialisable `meta` dict to a compressed .npz.
+
+    Used in: `unet.save_weights`, `mask_cnn.save_weights`, `autoencoder.save_weights`.
+
+    Args:
+        model: a Keras model.
+        path: output file (.npz); its folder is created if needed.
+        meta: dict of configuration and notes; "format" is added.
+    """
+    arrays = {f"w{i:03d}": w for i, w in enumerate(model.get_weights())}
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, meta=np.array(json.dumps({"format": FORMAT, **meta})), **arrays)
+
+
+def read_weights_file(path, what="model", how_to_get="train one and save it first"):
+    """Read a file written by `save_weights_file`: (meta dict, list of arrays in get_weights order).
+
+    Used in: `unet.read_weights`, `mask_cnn.load_mask_cnn`, `autoencoder.load_autoencoder`.
+
+    Args:
+        path: the .npz.
+        what: the kind of model, for the error messages (e.g. "U-Net").
+        how_to_get: what to do when the file is missing.
+    Raises:
+        FileNotFoundError: no file at `path`. ValueError: not a course weights file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No {what} weights at {path}: {how_to_get}.")
+    with np.load(path) as data:
+        if "meta" not in data.files:
+            raise ValueError(f"{path} is not a weights file of this course (no 'meta' entry): {how_to_get}.")
+        meta = json.loads(str(data["meta"]))
+        arrays = [data[k] for k in sorted(k for k in data.files if k.startswith("w"))]
+    return meta, arrays
+
+
+def check_same_config(path, file_config, requested):
+    """Raise a ValueError listing every entry of `requested` that differs from the file's configuration.
+
+    Used in: `unet.load_unet`, `mask_cnn.load_mask_cnn`, `autoencoder.load_autoencoder`.
+    """
+    diff = {k: (file_config.get(k), v) for k, v in (requested or {}).items() if file_config.get(k) != v}
+    if diff:
+        raise ValueError(f"{path} was trained for another configuration: (file, requested) = {diff}. Use weights "
+                         f"trained for this configuration, or load the file without a config to use its own.")
+
+
+def set_checked_weights(model, arrays, path):
+    """Load `arrays` into `model`, with a clear error when their number or shapes do not fit.
+
+    Used in: `unet.load_unet`, `mask_cnn.load_mask_cnn`, `autoencoder.load_autoencoder`.
+    """
+    expected = [w.shape for w in model.get_weights()]
+    if [a.shape for a in arrays] != expected:
+        raise ValueError(f"The arrays in {path} do not fit the model built for its configuration ({len(arrays)} "
+                         f"arrays for {len(expected)} weights): the file is damaged or from another version; retrain.")
+    model.set_weights(arrays)
+
+
+def build_and_load(path, meta, arrays, build, requested_config=None, layers_key=None):
+    """Build the model a weights file was trained for and load its arrays, checking every step.
+
+    Used in: `unet.load_unet`, `autoencoder.load_autoencoder`.
+
+    Args:
+        path: the file (for the messages); meta, arrays: from `read_weights_file`.
+        build: function config -> Keras model with a `course_config` dict.
+        requested_config: optional configuration the caller expects (see `check_same_config`).
+        layers_key: optional meta entry holding the saved model's `course_config`; it must equal the rebuilt one.
+    Returns:
+        the model with the file's weights.
+    """
+    check_same_config(path, meta["config"], requested_config)
+    model = build(meta["config"])
+    if layers_key is not None and model.course_config != meta[layers_key]:
+        raise ValueError(f"{path} was saved from the model {meta[layers_key]}, but its configuration builds "
+                         f"{model.course_config}: the file is from another version of the course; retrain.")
+    set_checked_weights(model, arrays, path)
+    return model

@@ -1,0 +1,226 @@
+"""Tests for course_utils/autoencoder.py: normalisation, network, soft masks, loss, training, weights, separation."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from course_utils import autoencoder, evaluation, masks, unet
+from test_unet import stereo_song as unet_song
+
+SR = 8000
+TINY = {**autoencoder.SAMPLE_CONFIG, "sr": SR, "n_fft": 16, "hop_length": 4, "block_frames": 6, "freq_span": 9,
+        "time_span": 3, "conv_filters": 2, "bottleneck": 4, "sources": ["vocals", "accompaniment"]}
+
+
+def stereo_song(seconds=0.5):
+    """(mixture, {vocals, accompaniment}, sr) of test_unet's song: noise-like vocals, two tones, stereo, exact sum."""
+    song = unet_song(seconds, sr=SR)
+    return song["mixture"], {"vocals": song["vocals"], "accompaniment": song["accompaniment"]}, song["sr"]
+
+
+@pytest.fixture(scope="module")
+def tiny_model():
+    return autoencoder.build_from_config(TINY)
+
+
+# ---------------------------------------------------------------- normalisation
+
+def test_minmax_and_cmvn_use_the_training_statistics():
+    rng = np.random.default_rng(0)
+    train = rng.gamma(2.0, 1.0, (3, 5, 40)) * np.arange(1, 6)[:, None]  # (channels, freq, frames)
+    minmax = autoencoder.normalisation_stats(train, "minmax")
+    scaled = autoencoder.normalise(train, minmax)
+    assert np.allclose(scaled.min(axis=(0, 2)), 0) and np.allclose(scaled.max(axis=(0, 2)), 1)
+    cmvn = autoencoder.normalisation_stats(train, "cmvn")
+    standard = autoencoder.normalise(train, cmvn)
+    assert np.allclose(standard.mean(axis=(0, 2)), 0) and np.allclose(standard.std(axis=(0, 2)), 1)
+    other = rng.gamma(2.0, 1.0, (5, 7))  # test data: the training statistics, not its own
+    bin_2 = (other[2] - train[:, 2].mean()) / train[:, 2].std()
+    assert np.allclose(autoencoder.normalise(other, cmvn)[2], bin_2)
+    for stats in (minmax, cmvn):
+        assert np.allclose(autoencoder.denormalise(autoencoder.normalise(other, stats), stats), other)
+
+
+def test_a_constant_bin_does_not_divide_by_zero():
+    train = np.ones((4, 10))
+    train[0] = np.arange(10)
+    for method in autoencoder.NORMALISATIONS:
+        stats = autoencoder.normalisation_stats(train, method)
+        assert np.all(stats["scale"] > 0) and np.all(np.isfinite(autoencoder.normalise(train, stats)))
+
+
+# ---------------------------------------------------------------- network
+
+def test_builder_shapes_and_exact_parameter_count(tiny_model):
+    # vertical conv 9*2+2, horizontal conv 3*2*2+2, bottleneck 8*4+4 (code (4 frames, 1, 2 filters)),
+    # per source: dense 4*8+8, transposed convs 3*2*2+2 and 9*2+1; normalisation 2 * 9 fixed weights
+    trainable = 20 + 14 + 36 + 2 * (40 + 14 + 19)
+    assert sum(int(np.prod(w.shape)) for w in tiny_model.trainable_weights) == trainable == 216
+    assert tiny_model.count_params() == trainable + 18
+    assert tiny_model.get_layer("vertical_conv").output.shape[1:] == (6, 1, 2)
+    assert tiny_model.get_layer("horizontal_conv").output.shape[1:] == (4, 1, 2)
+    out = np.asarray(tiny_model(np.random.default_rng(0).random((3, 9, 6, 1)).astype(np.float32)))
+    assert out.shape == (3, 9, 6, 2) and np.all(out >= 0)
+    # Chandna's model for the four MUSDB stems: 831,382 trainable + 2 * 513 normalisation statistics
+    assert autoencoder.build_from_config(autoencoder.SAMPLE_CONFIG).count_params() == 832_408
+
+
+def test_soft_masks_sum_to_one_and_share_silence_equally(tiny_model):
+    outputs = np.array([[1.0, 3.0, 0.0], [0.0, 0.0, 0.0]])
+    f = np.asarray(autoencoder.soft_masks(outputs, epsilon=1e-8))
+    assert np.allclose(f[0], [0.25, 0.75, 0.0], atol=1e-7) and np.allclose(f[1], 1 / 3)
+    import keras
+
+    mask_model = keras.Model(tiny_model.input, tiny_model.get_layer("soft_masks").output)
+    x = np.random.default_rng(1).gamma(1.0, 1.0, (4, 9, 6, 1)).astype(np.float32)
+    assert np.allclose(np.asarray(mask_model(x)).sum(axis=-1), 1.0, atol=1e-6)
+    assert np.allclose(np.asarray(tiny_model(x)).sum(axis=-1), x[..., 0], rtol=1e-5)  # estimates add up to |X|
+
+
+def test_the_model_normalises_with_the_given_statistics():
+    x = np.random.default_rng(2).gamma(2.0, 1.0, (5, 9, 6, 1)).astype(np.float32)
+    stats = autoencoder.normalisation_stats(x[..., 0], "cmvn")
+    model = autoencoder.build_from_config(TINY, stats)
+    import keras
+
+    inner = keras.Model(model.input, model.get_layer("normalise").output)
+    assert np.allclose(np.asarray(inner(x))[..., 0], autoencoder.normalise(x[..., 0], stats), atol=1e-5)
+    with pytest.raises(ValueError, match="recompute them"):
+        autoencoder.build_from_config({**TINY, "normalisation": "minmax"}, stats)
+
+
+def test_sum_of_mse_by_hand():
+    y_true = np.zeros((1, 2, 1, 2), np.float32)
+    y_pred = np.array([[[[1.0, 2.0]], [[3.0, 0.0]]]], np.float32)  # source 0: errors 1, 3; source 1: 2, 0
+    assert float(np.asarray(autoencoder.sum_of_mse(y_true, y_pred))[0]) == pytest.approx((1 + 9) / 2 + (4 + 0) / 2)
+
+
+# ---------------------------------------------------------------- data and training
+
+def test_training_blocks_cut_every_stem_at_the_same_frames():
+    mixture, _, sr = stereo_song()
+    song = (mixture, {"vocals": 0.25 * mixture, "accompaniment": 0.75 * mixture}, sr)
+    x, y = autoencoder.training_blocks([song], TINY)
+    frames = len(mixture) // TINY["hop_length"] + 1  # 1001 frames -> 167 blocks of 6, times 2 channels
+    assert x.shape == (2 * -(-frames // 6), 9, 6, 1) and y.shape == (*x.shape[:3], 2)
+    assert np.allclose(y[..., 0], 0.25 * x[..., 0], atol=1e-6) and np.allclose(y[..., 1], 0.75 * x[..., 0], atol=1e-6)
+    first = np.abs(masks.stft(mixture[:, 0], TINY["n_fft"], TINY["hop_length"]))[:, :6]
+    assert np.allclose(x[0, ..., 0], first, atol=1e-6)
+    silent = (np.zeros_like(mixture), song[1], sr)
+    assert len(autoencoder.training_blocks([silent], TINY)[0]) == 0  # silent blocks are dropped
+
+
+def test_training_makes_one_update_per_batch_and_lowers_the_loss():
+    import keras
+
+    keras.utils.set_random_seed(0)
+    mixture, _, sr = stereo_song(0.05)  # 101 frames -> 17 blocks x 2 channels
+    x, y = autoencoder.training_blocks([(mixture, {"vocals": 0.2 * mixture, "accompaniment": 0.8 * mixture}, sr)], TINY)
+    model = autoencoder.build_from_config({**TINY, "learning_rate": 1e-2},
+                                          autoencoder.normalisation_stats(x[..., 0], "cmvn"))
+    before = model.evaluate(x, y, verbose=0)
+    history = autoencoder.train(model, x, y, epochs=10, batch_size=4)
+    assert int(model.optimizer.iterations) == 10 * -(-len(x) // 4)  # S1 made one update per epoch
+    assert len(history["loss"]) == len(history["seconds"]) == 10
+    assert model.evaluate(x, y, verbose=0) < 0.5 * before  # the masks move towards 0.2 / 0.8
+
+
+def test_a_nan_loss_stops_training_with_a_clear_error():
+    x, y = autoencoder.training_blocks([stereo_song(0.05)], TINY)
+    model = autoencoder.build_from_config(TINY)
+    weights = model.get_weights()
+    weights[-1] = np.full_like(weights[-1], np.nan)  # a broken weight: every output is NaN
+    model.set_weights(weights)
+    with pytest.raises(RuntimeError, match="learning rate"):
+        autoencoder.train(model, x, y, epochs=3, batch_size=8)
+    assert int(model.optimizer.iterations) == 1  # stopped after the first batch
+
+
+# ---------------------------------------------------------------- separation
+
+def test_true_magnitudes_through_the_pipeline_give_the_oracle_separation():
+    mixture, stems, sr = stereo_song(0.3)
+    n_fft, hop = TINY["n_fft"], TINY["hop_length"]
+    oracle = masks.apply_masks(mixture, masks.oracle_masks(mixture, stems, "IRM1", n_fft, hop), n_fft, hop)
+    for mix, sources in ((mixture, stems), (mixture[:, 0], {k: v[:, 0] for k, v in stems.items()})):
+        blocks = np.concatenate([unet.split_frames(np.abs(masks.stft(sources[name], n_fft, hop)), 6, 1)[0]
+                                 for name in TINY["sources"]], axis=-1)
+        estimates = autoencoder.separate(mix, sr, lambda batch: blocks, TINY)  # a "model" that knows the answer
+        for name in TINY["sources"]:
+            assert estimates[name].shape == mix.shape
+            expected = oracle[name] if mix.ndim == 2 else oracle[name][:, 0]
+            assert np.max(np.abs(estimates[name] - expected)) < 1e-12
+
+
+def test_separate_with_a_model_is_aligned_and_adds_up(tiny_model):
+    mixture, _, sr = stereo_song(0.23)
+    for mix in (mixture, mixture[:, 0]):
+        estimates = autoencoder.separate(mix, sr, tiny_model, TINY, batch_size=5)
+        assert set(estimates) == set(TINY["sources"]) and estimates["vocals"].shape == mix.shape
+        assert np.allclose(estimates["vocals"] + estimates["accompaniment"], mix, atol=1e-6)
+
+
+def test_evaluation_leaves_out_silent_stems_and_silent_frames():
+    rng = np.random.default_rng(3)
+    references = {name: rng.normal(0, 0.1, (3 * SR, 2)) for name in ("vocals", "drums", "bass")}
+    references["vocals"][SR:2 * SR] = 0.0  # a silent second
+    references["bass"][:] = 0.0  # a silent stem
+    estimates = {name: ref + rng.normal(0, 0.01, ref.shape) for name, ref in references.items()}
+    frames = autoencoder.evaluate_track("noisy", "song", references, estimates, SR)
+    assert sorted(frames["target"].unique()) == ["drums", "vocals"]
+    assert frames.groupby("frame")["excluded"].first().tolist() == [False, True, False]
+    sdr = evaluation.sisec_medians(frames).loc[("noisy", "vocals"), "SDR"]
+    assert 15 < sdr < 25  # noise 20 dB below the reference; S1 scored silent stems at about -139 dB
+    assert isinstance(frames, pd.DataFrame) and set(frames["method"]) == {"noisy"}
+
+
+# ---------------------------------------------------------------- weights
+
+def test_weights_round_trip_and_configuration_checks(tmp_path):
+    x = np.random.default_rng(4).gamma(2.0, 1.0, (3, 9, 6, 1)).astype(np.float32)
+    model = autoencoder.build_from_config(TINY, autoencoder.normalisation_stats(x[..., 0], "cmvn"))
+    path = tmp_path / "tiny.npz"
+    autoencoder.save_weights(model, path, TINY, history={"loss": [1.0, 0.5]})
+    loaded, meta = autoencoder.load_autoencoder(path, config=TINY)
+    assert np.array_equal(np.asarray(loaded(x)), np.asarray(model(x))) and meta["history"]["loss"] == [1.0, 0.5]
+    with pytest.raises(ValueError, match="another configuration"):
+        autoencoder.load_autoencoder(path, config={**TINY, "conv_filters": 3})
+    with pytest.raises(FileNotFoundError, match="save_weights"):
+        autoencoder.load_autoencoder(tmp_path / "missing.npz")
+
+
+# ---------------------------------------------------------------- bad input
+
+def test_clear_errors_on_bad_input(tiny_model):
+    mixture, stems, sr = stereo_song()
+    with pytest.raises(ValueError, match="channels"):
+        autoencoder.separate(mixture[:, :, None], sr, tiny_model, TINY)  # wrong rank
+    with pytest.raises(ValueError, match="audio.T"):
+        autoencoder.separate(mixture.T, sr, tiny_model, TINY)
+    broken = mixture.copy()
+    broken[10, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        autoencoder.separate(broken, sr, tiny_model, TINY)
+    with pytest.raises(ValueError, match="shorter than one STFT frame"):
+        autoencoder.separate(mixture[:10], sr, tiny_model, TINY)
+    with pytest.raises(ValueError, match="resample"):
+        autoencoder.separate(mixture, 44100, tiny_model, TINY)
+    with pytest.raises(ValueError, match=r"has only \['accompaniment', 'vocals'\]"):
+        autoencoder.training_blocks([(mixture, stems, sr)], {**TINY, "sources": ["vocals", "piano"]})
+    with pytest.raises(ValueError, match="songs is empty"):
+        autoencoder.training_blocks([], TINY)
+    with pytest.raises(ValueError, match=r"x\[\.\.\., 0\]"):
+        autoencoder.normalisation_stats(np.ones(5))
+    with pytest.raises(ValueError, match="NaN"):
+        autoencoder.normalisation_stats(np.full((3, 4), np.nan))
+    with pytest.raises(ValueError, match="training_blocks"):
+        autoencoder.train(tiny_model, np.ones((2, 9, 7, 1)), np.ones((2, 9, 7, 2)))
+    with pytest.raises(ValueError, match="one magnitude per source"):
+        autoencoder.train(tiny_model, np.ones((2, 9, 6, 1)), np.ones((2, 9, 6, 3)))
+    with pytest.raises(ValueError, match="normalisation must be"):
+        autoencoder.check_config({**TINY, "normalisation": "zscore"})
+    with pytest.raises(ValueError, match="SAMPLE_CONFIG"):
+        autoencoder.check_config({"sr": SR})
+    with pytest.raises(ValueError, match="freq_span"):
+        autoencoder.check_config({**TINY, "freq_span": 10})
+    with pytest.raises(ValueError, match="estimates lack"):
+        autoencoder.evaluate_track("m", "t", stems, {"vocals": stems["vocals"]}, sr)

@@ -1,0 +1,96 @@
+"""course_utils.evaluation: BSS Eval v4 frames, silent frames, SiSEC aggregation, bad input."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from course_utils import evaluation
+
+SR = 8000
+
+
+@pytest.fixture(scope="module")
+def references():
+    rng = np.random.default_rng(0)
+    n = 4 * SR
+    vocals = rng.standard_normal((n, 2)) * 0.3
+    vocals[2 * SR: 3 * SR] = 0.0  # a silent third second, as in the intermittent vocal stems
+    return {"vocals": vocals, "accompaniment": rng.standard_normal((n, 2)) * 0.5}
+
+
+def test_perfect_estimate_scores_very_high_and_mixture_finite_lower(references):
+    perfect = evaluation.bss_eval_frames(references, references, SR)
+    mixture = sum(references.values())
+    mixed = evaluation.bss_eval_frames(references, {"vocals": mixture / 2, "accompaniment": mixture / 2}, SR)
+    kept = ~perfect["excluded"]
+    assert perfect.loc[kept, "SDR"].min() > 60
+    assert np.isfinite(mixed.loc[kept, "SDR"]).all()
+    assert mixed.query("target == 'vocals'").loc[kept, "SDR"].max() < 5
+
+
+def test_silent_reference_frames_are_nan_and_excluded(references):
+    frames = evaluation.bss_eval_frames(references, references, SR)
+    assert len(frames) == 2 * 4
+    silent = frames["frame"] == 2
+    assert frames.loc[silent, "SDR"].isna().all()  # museval's rule: no score for any target
+    assert frames.loc[silent, "excluded"].all() and not frames.loc[~silent, "excluded"].any()
+    assert np.isneginf(frames.query("target == 'vocals' and frame == 2")["level_db"]).all()
+
+
+def test_quiet_frames_are_excluded_by_the_guard(references):
+    quiet = {**references, "vocals": references["vocals"].copy()}
+    quiet["vocals"][2 * SR: 3 * SR] = 1e-4  # near silence: museval still scores it
+    mixture = sum(quiet.values())
+    estimates = {"vocals": mixture / 2, "accompaniment": mixture / 2}
+    plain = evaluation.bss_eval_frames(quiet, estimates, SR)
+    guarded = evaluation.bss_eval_frames(quiet, estimates, SR, quiet_db=40)
+    assert not plain["excluded"].any() and plain.query("frame == 2 and target == 'vocals'")["SDR"].item() < -30
+    assert guarded["excluded"].tolist() == [False, False, True, False] * 2
+
+
+def test_all_silent_reference_is_refused(references):
+    silent = {**references, "vocals": np.zeros_like(references["vocals"])}
+    with pytest.raises(ValueError, match="silent"):
+        evaluation.bss_eval_frames(silent, references, SR)
+
+
+def test_bad_inputs_raise_clear_errors(references):
+    mono = {k: v.mean(axis=1) for k, v in references.items()}
+    with pytest.raises(ValueError, match="channel"):
+        evaluation.bss_eval_frames(references, mono, SR)
+    longer = {k: np.concatenate([v, v]) for k, v in references.items()}
+    with pytest.raises(ValueError, match="sample-rate mismatch"):
+        evaluation.bss_eval_frames(references, longer, SR)
+    shorter = {k: v[:-10] for k, v in references.items()}
+    with pytest.raises(ValueError, match="Cut or pad"):
+        evaluation.bss_eval_frames(references, shorter, SR)
+    nan = {**references, "vocals": np.full_like(references["vocals"], np.nan)}
+    with pytest.raises(ValueError, match="NaN"):
+        evaluation.bss_eval_frames(references, nan, SR)
+    with pytest.raises(ValueError, match="same targets"):
+        evaluation.bss_eval_frames(references, {"vocals": references["vocals"]}, SR)
+    with pytest.raises(ValueError, match="all zeros"):
+        evaluation.bss_eval_frames(references, {**references, "vocals": np.zeros_like(references["vocals"])}, SR)
+
+
+def test_sisec_aggregation_is_median_of_frame_medians():
+    # method m, target vocals: track A frames [1, 2, 9, NaN] -> 2; track B [4, 5, excluded 100] -> 4.5;
+    # track C [0, 10] -> 5. Median over tracks: 4.5 (the mean of frames would give another number).
+    rows = [("A", 1, False), ("A", 2, False), ("A", 9, False), ("A", np.nan, True),
+            ("B", 4, False), ("B", 5, False), ("B", 100, True), ("C", 0, False), ("C", 10, False)]
+    frames = pd.DataFrame([{"method": "m", "target": "vocals", "track": t, "SDR": v, "SIR": v, "SAR": v,
+                            "ISR": v, "excluded": e} for t, v, e in rows])
+    per_track = evaluation.track_medians(frames)["SDR"]
+    assert per_track.loc[("m", "A", "vocals")] == 2 and per_track.loc[("m", "B", "vocals")] == 4.5
+    assert evaluation.sisec_medians(frames).loc[("m", "vocals"), "SDR"] == 4.5
+    with pytest.raises(ValueError, match="track"):
+        evaluation.sisec_medians(frames.drop(columns="track"))
+
+
+def test_results_table_labels_published_numbers_as_other_data():
+    measured = pd.DataFrame({"SDR": [1.0, 5.0, 9.0, 12.0]},
+                            index=pd.MultiIndex.from_product([["mixture", "oracle IRM2"], ["accompaniment", "vocals"]],
+                                                             names=["method", "target"]))
+    table = evaluation.results_table(measured)
+    assert table.loc["mixture", "vocals SDR (this run)"] == 5.0
+    assert table.loc["oracle IRM2", "vocals SDR, MUSDB18 (other data)"] == 9.43
+    assert np.isnan(table.loc["Open-Unmix", "vocals SDR (this run)"])

@@ -1,0 +1,284 @@
+"""Tests for course_utils/mask_cnn.py: targets, context windows, S3's network, training data, separation, weights."""
+import numpy as np
+import pytest
+
+from course_utils import mask_cnn, masks, unet
+
+SR = 8000
+TINY = {**mask_cnn.SAMPLE_CONFIG, "sr": SR, "n_fft": 64, "hop_length": 16, "context": 7, "filters": [4, 4, 4, 4],
+        "pool_size": 2, "dense_units": 16, "dropout": 0.0, "dense_dropout": 0.0}  # 33 bins x 7 frames
+FREQ = TINY["n_fft"] // 2 + 1
+
+
+def noise_track(seconds=0.5, channels=2, seed=0, names=("vocals", "drums", "bass")):
+    """Independent noise 'sources' (each with its own spectral tilt) and their exact sum, as track_arrays gives."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * SR)
+    sources = {}
+    for i, name in enumerate(names):
+        white = rng.standard_normal((n, channels))
+        sources[name] = np.cumsum(white, axis=0) * 0.01 if i == 0 else white * 0.1 * (i + 1)
+    sources = {name: (audio[:, 0] if channels == 1 else audio) for name, audio in sources.items()}
+    return sum(sources.values()), sources, SR
+
+
+def slow_windows(spec, context):
+    """The obvious reference: for every frame t and offset k, frame t - context // 2 + k, or 0 outside."""
+    freq, frames = spec.shape
+    out = np.zeros((frames, freq, context))
+    for t in range(frames):
+        for k in range(context):
+            source = t - context // 2 + k
+            if 0 <= source < frames:
+                out[t, :, k] = spec[:, source]
+    return out
+
+
+# ---------------------------------------------------------------- windows
+
+@pytest.mark.parametrize("context", [1, 3, 5, 7])
+def test_context_windows_equal_a_slow_loop(context):
+    spec = np.random.default_rng(context).random((2, 4, 7))
+    windows = mask_cnn.context_windows(spec, context)
+    assert windows.shape == (2, 7, 4, context) and not windows.flags.writeable  # a view, not a copy
+    for channel in range(2):
+        assert np.array_equal(windows[channel], slow_windows(spec[channel], context))
+    assert np.array_equal(mask_cnn.context_windows(spec[0], context), slow_windows(spec[0], context))
+    assert np.array_equal(windows[1, :, :, context // 2], spec[1].T)  # the centre column is the frame itself
+
+
+@pytest.mark.parametrize("context, message", [(4, "odd"), (0, "odd"), (-3, "odd"), (2.5, "odd"), (9, "longer than")])
+def test_bad_context_is_refused(context, message):
+    with pytest.raises(ValueError, match=message):
+        mask_cnn.context_windows(np.ones((4, 8)), context)
+
+
+# ---------------------------------------------------------------- targets
+
+def test_binary_mask_targets_follow_b_equals_s_greater_than_t_m():
+    rng = np.random.default_rng(0)
+    mixture = rng.standard_normal((4000, 2))
+    sources = {"loud": 0.8 * mixture, "quiet": 0.2 * mixture}  # |S| = 0.8 |M| and 0.2 |M| in every bin
+    for threshold, loud, quiet in ((0.5, 1, 0), (0.1, 1, 1), (0.75, 1, 0), (0.9, 0, 0)):
+        targets = mask_cnn.binary_mask_targets(mixture, sources, threshold=threshold, n_fft=64, hop_length=16)
+        assert targets["loud"].shape == (2, 33, 251)
+        assert np.all(targets["loud"] == loud) and np.all(targets["quiet"] == quiet)
+    only = mask_cnn.binary_mask_targets(mixture, sources, names="quiet", threshold=0.1, n_fft=64, hop_length=16)
+    assert list(only) == ["quiet"]
+
+
+def test_binary_mask_targets_at_one_half_are_sisecs_ibm1():
+    mixture, sources, _ = noise_track()
+    targets = mask_cnn.binary_mask_targets(mixture, sources, threshold=0.5, n_fft=64, hop_length=16)
+    oracle = masks.oracle_masks(mixture, sources, "IBM1", n_fft=64, hop_length=16)
+    for name in sources:
+        assert np.array_equal(targets[name], oracle[name])
+    assert 0.05 < targets["vocals"].mean() < 0.95  # a real mix of 0s and 1s, not a trivial mask
+
+
+@pytest.mark.parametrize("threshold", [0, -0.5, float("nan"), "half"])
+def test_bad_threshold_is_refused(threshold):
+    mixture, sources, _ = noise_track()
+    with pytest.raises(ValueError, match="positive number"):
+        mask_cnn.binary_mask_targets(mixture, sources, threshold=threshold)
+
+
+def test_missing_source_is_refused():
+    mixture, sources, _ = noise_track()
+    with pytest.raises(ValueError, match=r"No source\(s\) \['other'\]"):
+        mask_cnn.binary_mask_targets(mixture, sources, names=["vocals", "other"])
+    with pytest.raises(ValueError, match="no source 'other'"):
+        mask_cnn.window_examples([(mixture, sources, SR)], "other", TINY)
+
+
+# ---------------------------------------------------------------- network
+
+def test_s3_network_has_s3s_323233_parameters_layer_for_layer():
+    model = mask_cnn.build_mask_cnn(mask_cnn.SAMPLE_CONFIG)
+    assert model.count_params() == 323_233
+    table = mask_cnn.parameter_table(model)
+    assert tuple(table.loc[table["params"] > 0, "params"]) == mask_cnn.S3_LAYER_PARAMS
+    assert table.loc[table["type"] == "Flatten", "output"].item() == (1824,)  # 16 x 57 x 2
+    out = np.asarray(model(np.random.default_rng(0).random((2, 513, 25)).astype(np.float32)))
+    assert out.shape == (2, 513) and np.all((out > 0) & (out < 1))
+
+
+def test_tiny_parameter_count_by_hand():
+    # convs 1*4*9+4, then 3 x (4*4*9+4); 33 x 7 -> 16 x 3 -> 8 x 1 after pooling: 32 inputs to Dense(16),
+    # then 16*33+33 outputs
+    assert mask_cnn.build_mask_cnn(TINY).count_params() == 40 + 3 * 148 + (32 * 16 + 16) + (16 * 33 + 33)
+
+
+@pytest.mark.parametrize("change, message", [({"context": 8}, "odd"), ({"filters": [4, 4, 4]}, "even number"),
+                                             ({"context": 3}, "shrink"), ({"threshold": 0}, "positive"),
+                                             ({"hop_length": 32}, "hop_length"), ({"dropout": 1.0}, "dropout")])
+def test_bad_configurations_are_refused(change, message):
+    with pytest.raises(ValueError, match=message):
+        mask_cnn.check_config({**TINY, **change})
+    with pytest.raises(ValueError, match="lacks"):
+        mask_cnn.check_config({"sr": SR})
+
+
+# ---------------------------------------------------------------- training data
+
+def test_window_examples_keep_every_track_and_channel_apart():
+    tracks = [noise_track(0.5, seed=1), noise_track(0.3, channels=1, seed=2)]
+    examples = mask_cnn.window_examples(tracks, "vocals", TINY)
+    frames = [251, 151]
+    assert len(examples.positions) == 2 * frames[0] + frames[1] == len(examples.targets)
+    assert examples.windows.shape[1:] == (FREQ, 7) and examples.targets.shape[1] == FREQ
+    row = 0
+    for (mixture, sources, _), n in zip(tracks, frames):
+        magnitude = np.abs(masks.stft(mixture, 64, 16)).astype(np.float32).reshape(-1, FREQ, n)
+        target = mask_cnn.binary_mask_targets(mixture, sources, "vocals", 0.5, 64, 16)["vocals"].reshape(-1, FREQ, n)
+        for channel in range(len(magnitude)):
+            rows = slice(row, row + n)
+            # each track's windows are exactly its own (zero beyond its edges), not its neighbour's frames
+            assert np.array_equal(examples.windows[examples.positions[rows]],
+                                  mask_cnn.context_windows(magnitude[channel], 7))
+            assert np.array_equal(examples.targets[rows], target[channel].T)
+            row += n
+    halved = mask_cnn.window_examples(tracks, "vocals", TINY, frame_step=2)
+    assert len(halved.positions) == 2 * 126 + 76
+
+
+def test_window_dataset_gives_every_example_once_per_epoch():
+    examples = mask_cnn.window_examples([noise_track(0.3, seed=3)], "drums", TINY)
+    inputs, targets = zip(*mask_cnn.window_dataset(examples, batch_size=64, shuffle=False).as_numpy_iterator())
+    assert [len(t) for t in targets] == [64, 64, 64, 64, 46]  # 2 channels x 151 frames
+    assert np.array_equal(np.concatenate(inputs), examples.windows[examples.positions])
+    assert np.array_equal(np.concatenate(targets), examples.targets)
+    shuffled = np.concatenate([t for _, t in mask_cnn.window_dataset(examples, 64, seed=1).as_numpy_iterator()])
+    assert not np.array_equal(shuffled, examples.targets)
+    assert np.array_equal(np.sort(shuffled.sum(1)), np.sort(examples.targets.sum(1)))
+
+
+def test_training_learns_a_mask_that_depends_on_frequency():
+    import keras
+
+    rng = np.random.default_rng(4)
+    n = 4000
+    low = np.apply_along_axis(  # 8-sample moving average: a low-pass "bass"
+        lambda x: np.convolve(x, np.ones(8) / 8, "same"), 0, rng.standard_normal((n, 2)))
+    high = 0.3 * np.diff(rng.standard_normal((n + 1, 2)), axis=0)  # high-pass "hats"
+    tracks = [(low + high, {"bass": low, "hats": high}, SR)]
+    keras.utils.set_random_seed(0)
+    model = mask_cnn.build_mask_cnn(TINY)
+    examples = mask_cnn.window_examples(tracks, "bass", TINY)
+    history = mask_cnn.train_mask_cnn(model, examples, examples, epochs=5, batch_size=32, learning_rate=1e-2)
+    assert set(history) == {"loss", "bin_accuracy", "mse", "val_loss", "val_bin_accuracy", "val_mse"}
+    assert history["loss"][-1] < 0.8 * history["loss"][0]
+    # the best rule that looks only at the frequency: each bin's majority label (0.84 here; always 1: 0.62)
+    share = examples.targets.mean(0)
+    by_frequency = np.maximum(share, 1 - share).mean()
+    assert by_frequency > max(share.mean(), 1 - share.mean()) + 0.15
+    assert history["val_bin_accuracy"][-1] > by_frequency - 0.01
+
+
+# ---------------------------------------------------------------- separation
+
+def oracle_model(mixture, sources, name, config):
+    """A fake 'model': finds each window's centre frame in the mixture and returns that frame's oracle mask."""
+    freq = config["n_fft"] // 2 + 1
+    magnitude = np.abs(masks.stft(mixture, config["n_fft"], config["hop_length"])).astype(np.float32)
+    frames = magnitude.shape[-1]
+    table = np.moveaxis(magnitude.reshape(-1, freq, frames), 1, 2).reshape(-1, freq)  # (channels * frames, freq)
+    oracle = mask_cnn.binary_mask_targets(mixture, sources, name, config["threshold"], config["n_fft"],
+                                          config["hop_length"])[name]
+    answers = np.moveaxis(oracle.reshape(-1, freq, frames), 1, 2).reshape(-1, freq)
+
+    def predict(windows):
+        assert windows.ndim == 3 and windows.dtype == np.float32
+        centres = windows[:, :, config["context"] // 2]
+        distance = ((centres[:, None, :] - table[None]) ** 2).sum(-1)
+        found = distance.argmin(1)
+        assert np.all(distance[np.arange(len(found)), found] == 0)  # the centre is exactly a mixture frame
+        return answers[found]
+
+    return predict
+
+
+@pytest.mark.parametrize("channels", [2, 1])
+def test_oracle_mask_through_separate_is_the_ideal_binary_mask_separation(channels):
+    mixture, sources, _ = noise_track(0.4, channels=channels, seed=5)
+    models = {name: oracle_model(mixture, sources, name, TINY) for name in sources}
+    ideal = masks.apply_masks(mixture, mask_cnn.binary_mask_targets(mixture, sources, n_fft=64, hop_length=16), 64, 16)
+    estimates = mask_cnn.separate(mixture, SR, models, config=TINY, batch_size=50)
+    for name in sources:
+        assert estimates[name].shape == mixture.shape
+        assert np.max(np.abs(estimates[name] - ideal[name])) < 1e-12
+    predicted = mask_cnn.predict_masks(mixture, models, TINY, batch_size=64, cutoff=None)
+    assert predicted["vocals"].shape == masks.stft(mixture, 64, 16).shape
+
+
+def test_predict_masks_with_a_keras_model_is_binary_or_soft():
+    mixture, _, _ = noise_track(0.3, seed=6)
+    model = mask_cnn.build_mask_cnn(TINY)
+    hard = mask_cnn.predict_masks(mixture, {"vocals": model}, batch_size=64)["vocals"]
+    soft = mask_cnn.predict_masks(mixture, {"vocals": model}, batch_size=64, cutoff=None)["vocals"]
+    assert hard.shape == soft.shape == (2, FREQ, 151)
+    assert set(np.unique(hard)) <= {0.0, 1.0} and np.all((soft > 0) & (soft < 1))
+    assert np.array_equal(hard, (soft >= 0.5).astype(float))
+    # the batch size only changes how the windows are grouped, never the result
+    again = mask_cnn.predict_masks(mixture, {"vocals": model}, batch_size=37, cutoff=None)["vocals"]
+    assert np.allclose(again, soft, atol=1e-6)
+
+
+# ---------------------------------------------------------------- weights
+
+def test_weights_round_trip_and_refusals(tmp_path):
+    model = mask_cnn.build_mask_cnn(TINY)
+    path = tmp_path / "vocals.npz"
+    mask_cnn.save_weights(model, path, "vocals", history={"loss": [0.5, 0.4]})
+    loaded, meta = mask_cnn.load_mask_cnn(path, config=TINY, source="vocals")
+    windows = np.random.default_rng(7).random((3, FREQ, 7)).astype(np.float32)
+    assert np.array_equal(np.asarray(loaded(windows)), np.asarray(model(windows)))
+    assert meta["source"] == "vocals" and meta["history"]["loss"] == [0.5, 0.4]
+    mixture, _, _ = noise_track(0.2)
+    pair = mask_cnn.predict_masks(mixture, {"vocals": (loaded, meta)}, cutoff=None)["vocals"]  # config from the file
+    assert np.allclose(pair, mask_cnn.predict_masks(mixture, {"vocals": model}, TINY, cutoff=None)["vocals"], atol=1e-6)
+    with pytest.raises(ValueError, match="another configuration"):
+        mask_cnn.load_mask_cnn(path, config={**TINY, "context": 9})
+    with pytest.raises(ValueError, match="holds the 'vocals' model, not 'drums'"):
+        mask_cnn.load_mask_cnn(path, source="drums")
+    with pytest.raises(FileNotFoundError):
+        mask_cnn.load_mask_cnn(tmp_path / "missing.npz")
+    np.savez(tmp_path / "other.npz", w000=np.ones(3))
+    with pytest.raises(ValueError, match="not a weights file of this course"):
+        mask_cnn.load_mask_cnn(tmp_path / "other.npz")
+    unet.save_weights(unet.build_unet((16, 16), base_filters=2), tmp_path / "unet.npz", {}, alpha=0.5)
+    with pytest.raises(ValueError, match="not a mask-CNN weights file"):
+        mask_cnn.load_mask_cnn(tmp_path / "unet.npz")
+
+
+# ---------------------------------------------------------------- bad input
+
+def test_clear_errors_on_bad_input():
+    mixture, sources, _ = noise_track(0.3)
+    model = mask_cnn.build_mask_cnn(TINY)
+    with pytest.raises(ValueError, match="resample"):
+        mask_cnn.separate(mixture, 44100, {"vocals": model})
+    with pytest.raises(ValueError, match="channels"):
+        mask_cnn.separate(mixture.T, SR, {"vocals": model})
+    with pytest.raises(ValueError, match="non-empty dict"):
+        mask_cnn.separate(mixture, SR, {})
+    with pytest.raises(ValueError, match="Give config"):
+        mask_cnn.separate(mixture, SR, {"vocals": lambda windows: windows[..., 0]})
+    with pytest.raises(ValueError, match="different configurations"):
+        mask_cnn.separate(mixture, SR, {"vocals": model, "drums": mask_cnn.build_mask_cnn({**TINY, "context": 9})})
+    with pytest.raises(ValueError, match="shorter than one STFT frame"):
+        mask_cnn.separate(mixture[:32], SR, {"vocals": model})
+    with pytest.raises(ValueError, match="longer than the track"):
+        mask_cnn.separate(mixture[:64], SR, {"vocals": model})  # 5 frames < context 7
+    with pytest.raises(ValueError, match="one mask value per bin"):
+        mask_cnn.separate(mixture, SR, {"vocals": lambda windows: windows}, config=TINY)
+    with pytest.raises(ValueError, match="resample"):
+        mask_cnn.window_examples([(mixture, sources, 16000)], "vocals", TINY)
+    with pytest.raises(ValueError, match="musdb track or a"):
+        mask_cnn.window_examples([mixture], "vocals", TINY)
+    with pytest.raises(ValueError, match="frame_step"):
+        mask_cnn.window_examples([(mixture, sources, SR)], "vocals", TINY, frame_step=0)
+    with pytest.raises(ValueError, match="empty"):
+        mask_cnn.window_examples([], "vocals", TINY)
+    with pytest.raises(ValueError, match="source must be"):
+        mask_cnn.save_weights(model, "unused.npz", source=None)

@@ -1,0 +1,94 @@
+"""course_utils.masks: exact STFT round trip, oracle masks, mask application."""
+import numpy as np
+import pytest
+
+from course_utils import masks
+
+SR = 8000
+
+
+def _tone(freq, n, start=0, stop=None):
+    t = np.arange(n) / SR
+    signal = np.sin(2 * np.pi * freq * t)
+    envelope = np.zeros(n)
+    envelope[start:stop] = 1.0
+    return signal * envelope
+
+
+@pytest.mark.parametrize("n", [4001, 12345, 20000])
+def test_stft_round_trip_is_exact_for_odd_lengths_and_stereo(n):
+    audio = np.random.default_rng(n).standard_normal((n, 2))
+    spec = masks.stft(audio, n_fft=512, hop_length=128)
+    assert spec.shape[:2] == (2, 257)
+    back = masks.istft(spec, n, hop_length=128)
+    assert back.shape == (n, 2)
+    assert np.abs(back - audio).max() < 1e-6
+
+
+def test_mono_round_trip_keeps_shape():
+    audio = np.random.default_rng(0).standard_normal(5001)
+    back = masks.istft(masks.stft(audio, 256, 64), len(audio), 64)
+    assert back.shape == (5001,) and np.abs(back - audio).max() < 1e-6
+
+
+def test_ratio_masks_sum_to_one_and_estimates_add_up_to_the_mixture():
+    rng = np.random.default_rng(1)
+    sources = {name: rng.standard_normal((6000, 2)) for name in ("vocals", "drums", "bass")}
+    mixture = sum(sources.values())
+    for kind in ("IRM1", "IRM2"):
+        oracle = masks.oracle_masks(mixture, sources, kind, n_fft=512, hop_length=128)
+        assert np.allclose(sum(oracle.values()), 1.0, atol=1e-12)
+        estimates = masks.apply_masks(mixture, oracle, n_fft=512, hop_length=128)
+        assert np.abs(sum(estimates.values()) - mixture).max() < 1e-6
+
+
+def test_ratio_masks_share_bins_where_every_source_is_zero():
+    result = masks.ratio_masks({"a": np.zeros((3, 4)), "b": np.zeros((3, 4))}, alpha=2)
+    assert np.allclose(result["a"], 0.5) and np.allclose(result["b"], 0.5)
+
+
+def test_binary_mask_follows_sisec_threshold():
+    mags = {"a": np.array([[3.0, 1.0]]), "b": np.array([[1.0, 3.0]])}
+    result = masks.binary_masks(mags, np.array([[4.0, 4.0]]), alpha=1, theta=0.5)
+    assert result["a"].tolist() == [[1.0, 0.0]] and result["b"].tolist() == [[0.0, 1.0]]
+
+
+@pytest.mark.parametrize("kind", masks.ORACLE_MASKS)
+def test_oracle_mask_recovers_sources_that_do_not_overlap(kind):
+    n = 3 * SR
+    low = np.stack([_tone(300, n, 0, 2 * SR)] * 2, axis=1)        # plays for 2 s
+    high = np.stack([_tone(2500, n, SR, None)] * 2, axis=1) * 0.5  # from 1 s on
+    estimates = masks.oracle_separation(low + high, {"low": low, "high": high}, kind, n_fft=512, hop_length=128)
+    for name, source in (("low", low), ("high", high)):
+        error = source - estimates[name]
+        sdr = 10 * np.log10(np.sum(source**2) / np.sum(error**2))
+        assert sdr > 25, (kind, name, sdr)
+
+
+def test_separate_with_masks_and_accompaniment():
+    rng = np.random.default_rng(2)
+    sources = {"vocals": rng.standard_normal((4000, 2)), "drums": rng.standard_normal((4000, 2)),
+               "bass": rng.standard_normal((4000, 2))}
+    mixture = sum(sources.values())
+    magnitudes = {k: np.abs(masks.stft(v, 256, 64)) for k, v in sources.items()}
+    estimates = masks.add_accompaniment(masks.separate_with_masks(mixture, magnitudes, 2, 256, 64))
+    assert np.allclose(estimates["accompaniment"], estimates["drums"] + estimates["bass"])
+    assert np.abs(estimates["vocals"] + estimates["accompaniment"] - mixture).max() < 1e-6
+
+
+def test_bad_inputs_raise_clear_errors():
+    mixture = np.random.default_rng(3).standard_normal((4000, 2))
+    with pytest.raises(ValueError, match="channels, n"):
+        masks.stft(mixture.T)
+    with pytest.raises(ValueError, match="NaN"):
+        masks.stft(np.full((4000, 2), np.nan))
+    with pytest.raises(ValueError, match="mixture's length"):
+        masks.oracle_masks(mixture, {"a": mixture[:3999], "b": mixture[:3999]})
+    with pytest.raises(ValueError, match="mixture's length and channels"):
+        masks.oracle_masks(mixture, {"a": mixture[:, 0], "b": mixture[:, 1]})
+    with pytest.raises(ValueError, match="kind"):
+        masks.oracle_masks(mixture, {"a": mixture}, kind="IRM3")
+    with pytest.raises(ValueError, match="same n_fft"):
+        masks.apply_masks(mixture, {"a": np.ones((2, 513, 10))})
+    with pytest.raises(ValueError, match="non-negative"):
+        masks.ratio_masks({"a": -np.ones((2, 2))})

@@ -1,0 +1,39 @@
+"""course_utils/weights.py: one weights format for every model, refusing files that do not fit."""
+import numpy as np
+import pytest
+
+from course_utils import weights
+
+
+def tiny_model(units=3):
+    import keras
+
+    return keras.Sequential([keras.Input((4,)), keras.layers.Dense(units)])
+
+
+def test_round_trip_keeps_arrays_and_meta(tmp_path):
+    model = tiny_model()
+    path = tmp_path / "sub" / "model.npz"
+    weights.save_weights_file(model, path, {"config": {"units": 3}, "note": "x"})
+    meta, arrays = weights.read_weights_file(path)
+    assert meta == {"format": weights.FORMAT, "config": {"units": 3}, "note": "x"}
+    other = tiny_model()
+    weights.set_checked_weights(other, arrays, path)
+    assert all(np.array_equal(a, b) for a, b in zip(other.get_weights(), model.get_weights()))
+
+
+def test_refusals(tmp_path):
+    model = tiny_model()
+    path = tmp_path / "model.npz"
+    weights.save_weights_file(model, path, {"config": {"units": 3}})
+    _, arrays = weights.read_weights_file(path)
+    with pytest.raises(ValueError, match="2 arrays for 2 weights"):
+        weights.set_checked_weights(tiny_model(units=5), arrays, path)
+    with pytest.raises(ValueError, match=r"another configuration: \(file, requested\) = \{'units': \(3, 5\)\}"):
+        weights.check_same_config(path, {"units": 3}, {"units": 5})
+    weights.check_same_config(path, {"units": 3}, None)  # nothing requested: nothing to refuse
+    with pytest.raises(FileNotFoundError, match="No U-Net weights at .*: run the script"):
+        weights.read_weights_file(tmp_path / "missing.npz", "U-Net", "run the script")
+    np.savez(tmp_path / "plain.npz", w000=np.ones(2))
+    with pytest.raises(ValueError, match="no 'meta' entry"):
+        weights.read_weights_file(tmp_path / "plain.npz")
