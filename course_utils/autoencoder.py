@@ -348,20 +348,8 @@ def _song_arrays(song, config):
                          f"{sorted(song[1] if is_tuple else song.targets)}: choose sources the tracks have, "
                          f"e.g. {{**config, 'sources': {list(MUSDB_TARGETS)}}}.")
     mixture, stems, sr = song if is_tuple else track_arrays(song, config["sources"])
-    if sr != config["sr"]:
-        raise ValueError(f"{label} is at {sr} Hz but the configuration expects {config['sr']} Hz: resample it "
-                         f"(librosa.resample) or use a configuration for {sr} Hz.")
-    mixture = _check_length(mixture, config)
+    mixture = masks.check_separator_input(mixture, sr, config, label[0].upper() + label[1:])
     return mixture, masks._check_sources({name: stems[name] for name in config["sources"]}, mixture)
-
-
-def _check_length(mixture, config):
-    mixture = masks._check_mixture(mixture)
-    if len(mixture) < config["n_fft"]:
-        raise ValueError(f"The audio has {len(mixture)} samples, shorter than one STFT frame (n_fft = "
-                         f"{config['n_fft']}): give at least {config['n_fft']} samples "
-                         f"({config['n_fft'] / config['sr']:.3f} s at {config['sr']} Hz).")
-    return mixture
 
 
 def training_blocks(songs, config):
@@ -500,7 +488,7 @@ def predict_magnitudes(mixture, model, config, batch_size=16):
         mixture magnitude).
     """
     config = check_config(config)
-    mixture = _check_length(mixture, config)
+    mixture = masks.check_separator_input(mixture, config["sr"], config)
     estimates, magnitude = unet.predict_magnitudes(mixture, model, _stft_config(config), batch_size)
     if len(estimates) != len(config["sources"]):
         raise ValueError(f"The model gives {len(estimates)} outputs but config['sources'] names "
@@ -525,9 +513,7 @@ def separate(mixture, sr, model, config, batch_size=16):
     Returns:
         {source: estimate shaped like `mixture`}, sample-aligned with it; the estimates add up to the mixture.
     """
-    if sr != config["sr"]:
-        raise ValueError(f"The audio is at {sr} Hz but the model was trained at {config['sr']} Hz: resample it "
-                         f"first, e.g. librosa.resample(audio, orig_sr={sr}, target_sr={config['sr']}, axis=0).")
+    masks.check_separator_input(None, sr, config)
     estimates, _ = predict_magnitudes(mixture, model, config, batch_size)
     return masks.separate_with_masks(mixture, estimates, 1.0, config["n_fft"], config["hop_length"])
 

@@ -172,9 +172,7 @@ def _track_parts(track, source, sr):
                          "datasets.track_arrays returns it.")
     if source not in sources:
         raise ValueError(f"The track has no source '{source}'; it has {list(sources)}.")
-    if rate != sr:
-        raise ValueError(f"A track is at {rate} Hz but the configuration at {sr} Hz: resample it, e.g. "
-                         f"librosa.resample(audio, orig_sr={rate}, target_sr={sr}, axis=0), or change config['sr'].")
+    masks.check_separator_input(None, rate, {"sr": sr}, "A training track")
     return mixture, sources
 
 
@@ -485,9 +483,7 @@ def predict_masks(mixture, models, config=None, batch_size=256, cutoff=0.5):
         `masks.stft(mixture, n_fft, hop_length)`.
     """
     models, config = _models_config(models, config)
-    mixture = masks._check_mixture(mixture)
-    if len(mixture) < config["n_fft"]:
-        raise ValueError(f"The audio has {len(mixture)} samples, shorter than one STFT frame ({config['n_fft']}).")
+    mixture = masks.check_separator_input(mixture, config["sr"], config)
     magnitude = np.abs(masks.stft(mixture, config["n_fft"], config["hop_length"]))
     channels = magnitude.reshape(-1, *magnitude.shape[-2:])                      # (C, freq, frames)
     windows = context_windows(channels.astype(np.float32), config["context"])  # (C, frames, freq, context) view
@@ -516,8 +512,6 @@ def separate(mixture, sr, models, config=None, batch_size=256, cutoff=0.5):
         dict source -> estimate shaped like `mixture`, sample-aligned with it.
     """
     models, config = _models_config(models, config)
-    if sr != config["sr"]:
-        raise ValueError(f"The audio is at {sr} Hz but the models were trained at {config['sr']} Hz: resample it "
-                         f"first, e.g. librosa.resample(audio, orig_sr={sr}, target_sr={config['sr']}, axis=0).")
+    masks.check_separator_input(None, sr, config)
     estimated = predict_masks(mixture, models, config, batch_size, cutoff)
     return masks.apply_masks(mixture, estimated, config["n_fft"], config["hop_length"])

@@ -42,6 +42,32 @@ def _check_sources(sources, mixture):
     return checked
 
 
+def check_separator_input(mixture, sr, config, what="The audio"):
+    """Validate audio for a trained separator: its rate is config["sr"] and it holds at least one STFT frame.
+
+    Used in: `unet.separate`, `mask_cnn.separate`, `autoencoder.separate` and their training-data readers (07–10).
+
+    Args:
+        mixture: (n,) or (n, channels) audio, or None to check only the rate.
+        sr: its sample rate in Hz.
+        config: the model's configuration, with "sr" and "n_fft".
+        what: how the messages name the audio (e.g. "A training song").
+    Returns:
+        the mixture as float64 (None if None was given).
+    """
+    if sr != config["sr"]:
+        raise ValueError(f"{what} is at {sr} Hz but the model's configuration expects {config['sr']} Hz: resample "
+                         f"it first, e.g. librosa.resample(audio, orig_sr={sr}, target_sr={config['sr']}, axis=0), "
+                         f"or use a configuration for {sr} Hz.")
+    if mixture is None:
+        return None
+    mixture = _check_mixture(mixture)
+    if len(mixture) < config["n_fft"]:
+        raise ValueError(f"{what} has {len(mixture)} samples, shorter than one STFT frame (n_fft = {config['n_fft']}): "
+                         f"give at least {config['n_fft']} samples ({config['n_fft'] / config['sr']:.3f} s).")
+    return mixture
+
+
 def stft(audio, n_fft=N_FFT, hop_length=HOP_LENGTH):
     """Complex STFT of mono or multichannel audio with librosa (Hann window, centred frames).
 

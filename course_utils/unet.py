@@ -365,9 +365,7 @@ def segment_examples(songs, config, seed=0, remix=False):
     length, multiple = segment_samples(config), 2 ** config["n_levels"]
     for song in songs:
         n, sr = _song_length(song)
-        if sr != config["sr"]:
-            raise ValueError(f"A song is at {sr} Hz but the configuration expects {config['sr']} Hz: resample it "
-                             f"(librosa.resample) or use a configuration for {sr} Hz.")
+        masks.check_separator_input(None, sr, config, "A training song")
         if n < length:
             raise ValueError(f"A song has {n} samples, fewer than one segment ({length}); use shorter segments.")
     rng = np.random.default_rng(seed)
@@ -588,12 +586,8 @@ def separate(path_or_array, sr=None, weights=None, denoise=False, batch_size=8):
     else:
         if sr is None:
             raise ValueError("Give the array's sample rate: separate(audio, sr=...).")
-        if sr != config["sr"]:
-            raise ValueError(f"The audio is at {sr} Hz but the model was trained at {config['sr']} Hz: resample it "
-                             f"first, e.g. librosa.resample(audio, orig_sr={sr}, target_sr={config['sr']}, axis=0).")
-        mixture = masks._check_mixture(path_or_array)
-    if len(mixture) < config["n_fft"]:
-        raise ValueError(f"The audio has {len(mixture)} samples, shorter than one STFT frame ({config['n_fft']}).")
+        mixture = path_or_array
+    mixture = masks.check_separator_input(mixture, sr, config)
     estimates, magnitude = predict_magnitudes(mixture, model, config, batch_size)
     result = masks.apply_masks(mixture, masks_from_magnitudes(estimates, magnitude, meta["alpha"]),
                                config["n_fft"], config["hop_length"])

@@ -92,3 +92,16 @@ def test_bad_inputs_raise_clear_errors():
         masks.apply_masks(mixture, {"a": np.ones((2, 513, 10))})
     with pytest.raises(ValueError, match="non-negative"):
         masks.ratio_masks({"a": -np.ones((2, 2))})
+
+
+def test_separator_input_is_checked_for_rate_and_length():
+    config = {"sr": 22050, "n_fft": 1024}
+    audio = np.zeros((2048, 2))
+    assert masks.check_separator_input(audio, 22050, config).dtype == np.float64
+    assert masks.check_separator_input(None, 22050, config) is None
+    with pytest.raises(ValueError, match="A training song is at 44100 Hz .* expects 22050 Hz: resample"):
+        masks.check_separator_input(audio, 44100, config, "A training song")
+    with pytest.raises(ValueError, match="1000 samples, shorter than one STFT frame"):
+        masks.check_separator_input(audio[:1000], 22050, config)
+    with pytest.raises(ValueError, match="NaN"):
+        masks.check_separator_input(np.full(2048, np.nan), 22050, config)
