@@ -13,14 +13,15 @@ One module per part of the course (each function's docstring names the notebooks
     unet         S2's U-Net: padding, network, weighted L1, segments, separate  07, 10
     mask_cnn     S3's binary-mask CNN: context windows, targets, separation  08, 10
     autoencoder  S1's CNN autoencoder: MIN-MAX/CMVN, soft masks, separation  09, 10
+    comparison   every separator on the same tracks, timed and scored       10
     weights      trained weights on disk, checked against their configuration  07–10
     exercises    automatic checks for the notebooks' exercises              every notebook
 
 The names used in every notebook are available as ``course_utils.<name>``; part-specific code is
 used through its module, e.g. ``from course_utils import ica`` then ``ica.separate_fastica(...)``.
 """
-from . import (audio, autoencoder, baselines, classifiers, datasets, evaluation, exercises, features, ica, mask_cnn, masks,
-               runtime, unet, weights)
+from . import (audio, autoencoder, baselines, classifiers, comparison, datasets, evaluation, exercises, features, ica,
+               mask_cnn, masks, runtime, unet, weights)
 from .audio import (check_audio, interactive_plot, listening_widget, load_audio, play, plot_spectrogram, plot_waveform,
                     show_audio)
 from .datasets import (

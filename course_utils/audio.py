@@ -106,33 +106,58 @@ def play(audio, sr, max_seconds=10.0, normalize=True):
 
 
 def listening_widget(signals, sr, max_seconds=10.0, description="listen to"):
-    """A menu and a player: pick a signal by name and hear it.
+    """Menus and a player: pick a signal by name (or by track and method) and hear it.
 
-    Used in: 00 (speakers), 01, 06, 10 (methods and tracks).
+    Used in: 00 (speakers), 01, 06, 09, 10 (methods and tracks).
 
-    The player is a native ipywidgets.Audio whose sound is swapped when the menu changes, so a
+    The player is a native ipywidgets.Audio whose sound is swapped when a menu changes, so a
     headless run just shows the first signal (no output capture that could stall execution).
 
     Args:
-        signals: dict name -> audio array at rate `sr` (mono (n,) or stereo).
+        signals: dict name -> audio array at rate `sr` (mono (n,) or stereo). Keys may be tuples of equal
+            length, e.g. (track, method): then there is one menu per position, and combinations that are
+            not in `signals` leave the player silent with a note.
         sr: sample rate in Hz of every signal.
         max_seconds: length of the excerpt played.
+        description: label of the menu (tuple keys: a tuple of labels, one per menu).
     Returns:
-        ipywidgets.VBox holding the menu and the player.
+        ipywidgets.VBox holding the menu(s), the player and (tuple keys) a note line.
     """
     import ipywidgets as widgets
 
     if not signals:
         raise ValueError("signals is empty: pass a dict of name -> audio array.")
-    names = list(signals)
+    keys = list(signals)
+    if not isinstance(keys[0], tuple):
+        def wav(name):
+            return play(signals[name], sr, max_seconds=max_seconds).data
 
-    def wav(name):
-        return play(signals[name], sr, max_seconds=max_seconds).data
+        player = widgets.Audio(value=wav(keys[0]), format="wav", autoplay=False)
+        menu = widgets.Dropdown(options=keys, description=description)
+        menu.observe(lambda change: setattr(player, "value", wav(change["new"])), names="value")
+        return widgets.VBox([menu, player])
+    width = len(keys[0])
+    if any(not isinstance(key, tuple) or len(key) != width for key in keys):
+        raise ValueError("signals' keys must be all names or all tuples of the same length, e.g. (track, method).")
+    labels = description if isinstance(description, (tuple, list)) else [description] * width
+    if len(labels) != width:
+        raise ValueError(f"description needs one label per key position ({width}), got {len(labels)}.")
+    menus = [widgets.Dropdown(options=list(dict.fromkeys(key[i] for key in keys)), value=keys[0][i],
+                              description=str(label)) for i, label in enumerate(labels)]
+    player = widgets.Audio(value=play(signals[keys[0]], sr, max_seconds=max_seconds).data, format="wav",
+                           autoplay=False)
+    note = widgets.Label("")
 
-    player = widgets.Audio(value=wav(names[0]), format="wav", autoplay=False)
-    menu = widgets.Dropdown(options=names, description=description)
-    menu.observe(lambda change: setattr(player, "value", wav(change["new"])), names="value")
-    return widgets.VBox([menu, player])
+    def update(_=None):
+        key = tuple(menu.value for menu in menus)
+        if key in signals:
+            player.value, note.value = play(signals[key], sr, max_seconds=max_seconds).data, ""
+        else:
+            note.value = f"no signal for {key}"
+
+    for menu in menus:
+        menu.observe(update, names="value")
+    return widgets.VBox([widgets.HBox(menus), player, note])
 
 
 def interactive_plot(function, **controls):

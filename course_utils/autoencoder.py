@@ -29,7 +29,7 @@ What went wrong in S1, and what this module does instead:
 - the loss could turn into NaN silently: `train` stops at the first NaN/inf loss (TerminateOnNaN)
   and raises an error that says what to change;
 - S1's stems were about 95 % silence, and scoring silent references gave SDRs near -139 dB:
-  `evaluate_track` leaves out silent stems, and the frames where a reference is silent are excluded
+  `evaluation.evaluate_track` leaves out silent stems, and the frames where a reference is silent are excluded
   by `evaluation.bss_eval_frames` / `evaluation.track_medians`;
 - the two encoder convolutions (and the first transposed convolution) had no nonlinearity (as in
   Chandna's code, nonlinearity=None), so the encoder was one linear map before the bottleneck:
@@ -40,7 +40,7 @@ import time
 
 import numpy as np
 
-from . import evaluation, masks, unet
+from . import masks, unet
 from .datasets import MUSDB_TARGETS, track_arrays
 from .weights import build_and_load, read_weights_file, save_weights_file
 
@@ -420,6 +420,56 @@ def train(model, x, y, epochs=10, batch_size=16, validation_data=None, verbose=0
     return {**{key: list(map(float, values)) for key, values in history.items()}, "seconds": seconds}
 
 
+def train_on_remixes(model, songs, config, val_songs, epochs=40, remixes_per_epoch=16, batch_size=16, patience=8,
+                     seed=0, log=None):
+    """Train on fresh remixes of the songs every epoch; keep the weights of the best validation epoch.
+
+    Used in: 09_cnn_autoencoder.ipynb; scripts/train_autoencoder.py.
+
+    Every epoch sees the songs themselves plus `remixes_per_epoch` new mixtures of their stems
+    (`datasets.remix_tracks`), so 8 songs never repeat exactly and the network cannot memorise them.
+    After each epoch the loss on `val_songs` (never trained on) decides: the best weights are kept, and
+    training stops after `patience` epochs without improvement (early stopping).
+
+    Args:
+        model: from `build_from_config(config, stats)` (compiled; its optimizer state carries over epochs).
+        songs, val_songs: (mixture, {source: audio}, sr) tuples (`datasets.track_arrays`).
+        config: the model's configuration.
+        epochs: at most this many epochs; remixes_per_epoch: new mixtures per epoch (0: the songs only).
+        batch_size: blocks per Adam update; patience: epochs without a better validation loss before stopping.
+        seed: seed of the remixes (epoch e uses seed + e).
+        log: optional function called with one line of text per epoch (e.g. print).
+    Returns:
+        dict of per-epoch lists "loss", "val_loss", "seconds", and "best_epoch" (1-based); the model holds
+        the best epoch's weights.
+    """
+    from .datasets import remix_tracks
+
+    if epochs < 1 or patience < 1 or remixes_per_epoch < 0:
+        raise ValueError(f"epochs and patience must be >= 1 and remixes_per_epoch >= 0; got {epochs}, {patience}, "
+                         f"{remixes_per_epoch}.")
+    if not val_songs:
+        raise ValueError("val_songs is empty: hold out at least one song to decide when to stop.")
+    x_val, y_val = training_blocks(val_songs, config)
+    history = {"loss": [], "val_loss": [], "seconds": []}
+    best, best_loss = None, np.inf
+    for epoch in range(epochs):
+        extra = remix_tracks(list(songs), remixes_per_epoch, seed=seed + epoch) if remixes_per_epoch else []
+        x, y = training_blocks(list(songs) + extra, config)
+        one = train(model, x, y, epochs=1, batch_size=batch_size, validation_data=(x_val, y_val))
+        for key in ("loss", "val_loss", "seconds"):
+            history[key] += one[key]
+        if history["val_loss"][-1] < best_loss:
+            best, best_loss, history["best_epoch"] = model.get_weights(), history["val_loss"][-1], epoch + 1
+        if log:
+            log(f"epoch {epoch + 1}: loss {history['loss'][-1]:.4f}, validation {history['val_loss'][-1]:.4f}"
+                f"{' (best)' if history['best_epoch'] == epoch + 1 else ''}, {history['seconds'][-1]:.0f} s")
+        if epoch + 1 - history["best_epoch"] >= patience:
+            break
+    model.set_weights(best)
+    return history
+
+
 def _check_blocks(model, x, y, label):
     x, y = np.asarray(x), np.asarray(y)
     expected = tuple(model.input_shape[1:])
@@ -470,7 +520,7 @@ def load_autoencoder(path, config=None):
     return build_and_load(path, meta, arrays, build_from_config, config, layers_key="layers"), meta
 
 
-# ---------------------------------------------------------------- separation and evaluation
+# ---------------------------------------------------------------- separation
 
 def predict_magnitudes(mixture, model, config, batch_size=16):
     """Magnitude estimates of every source for a whole mixture: STFT once, blocks, predict in batches, join.
@@ -516,29 +566,3 @@ def separate(mixture, sr, model, config, batch_size=16):
     masks.check_separator_input(None, sr, config)
     estimates, _ = predict_magnitudes(mixture, model, config, batch_size)
     return masks.separate_with_masks(mixture, estimates, 1.0, config["n_fft"], config["hop_length"])
-
-
-def evaluate_track(method, track, references, estimates, sr, quiet_db=None):
-    """Frame-wise BSS Eval of one track's estimates, silent stems left out, ready for `evaluation.sisec_medians`.
-
-    Used in: 09_cnn_autoencoder.ipynb, 10 (the grand comparison).
-
-    A stem that is silent in the whole excerpt cannot be scored (S1 scored such stems and reported
-    SDRs near -139 dB), so it is left out here; `evaluation.bss_eval_frames` marks the frames where
-    some reference is silent (or, with quiet_db, quiet) as excluded, and the medians skip them.
-
-    Args:
-        method, track: labels for the rows (e.g. "autoencoder (CMVN)", track.name).
-        references: {source: true (n, channels) audio}; estimates: the same sources -> estimates.
-        sr: sample rate in Hz.
-        quiet_db: also exclude frames where a reference is this many dB below its loudest frame.
-    Returns:
-        DataFrame of `evaluation.bss_eval_frames` rows with "method" and "track" columns.
-    """
-    missing = [name for name in references if name not in estimates]
-    if missing:
-        raise ValueError(f"estimates lack {missing}: separate every source you evaluate (have {sorted(estimates)}).")
-    audible = [name for name, ref in references.items() if np.any(ref)]
-    frames = evaluation.bss_eval_frames({n: references[n] for n in audible}, {n: estimates[n] for n in audible},
-                                        sr, quiet_db=quiet_db)
-    return frames.assign(method=method, track=track)

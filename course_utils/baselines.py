@@ -33,18 +33,23 @@ def _check_oracle(oracle, mixture):
     return masks._check_sources({k: oracle[k] for k in ("vocals", "accompaniment")}, mixture)
 
 
-def mixture_as_estimate(mixture, sr, n_sources=4):
+def mixture_as_estimate(mixture, sr, n_sources=4, stems=None):
     """SiSEC's lower anchor: every one of the `n_sources` stems is estimated as mixture / n_sources.
 
-    Used in: 06, 10.
+    Used in: 06, 08–10.
 
     BSS Eval v4's SDR penalises a wrong gain, so SiSEC scales the mixture: vocals = mixture / 4,
     accompaniment = 3 * mixture / 4 (three stems).
 
+    Args:
+        mixture: (n, 2); sr: sample rate in Hz; n_sources: how many stems the mixture holds.
+        stems: optional stem names (e.g. MUSDB's four): then each of them is mixture / len(stems).
     Returns:
-        {"vocals": (n, 2), "accompaniment": (n, 2)}.
+        {"vocals": (n, 2), "accompaniment": (n, 2)}, or {stem: (n, 2)} for the given stems.
     """
     mixture = _check_stereo(mixture, sr)
+    if stems is not None:
+        return {name: mixture / len(stems) for name in stems}
     return {"vocals": mixture / n_sources, "accompaniment": mixture * (n_sources - 1) / n_sources}
 
 

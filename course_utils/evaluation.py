@@ -130,6 +130,32 @@ def bss_eval_frames(references, estimates, sr, window_seconds=1.0, hop_seconds=1
     })
 
 
+def evaluate_track(method, track, references, estimates, sr, quiet_db=None):
+    """Frame-wise BSS Eval of one track's estimates, silent stems left out, ready for `evaluation.sisec_medians`.
+
+    Used in: 08, 09, 10 (four-source separators and the grand comparison).
+
+    A stem that is silent in the whole excerpt cannot be scored (S1 scored such stems and reported
+    SDRs near -139 dB), so it is left out here; `evaluation.bss_eval_frames` marks the frames where
+    some reference is silent (or, with quiet_db, quiet) as excluded, and the medians skip them.
+
+    Args:
+        method, track: labels for the rows (e.g. "autoencoder (CMVN)", track.name).
+        references: {source: true (n, channels) audio}; estimates: the same sources -> estimates.
+        sr: sample rate in Hz.
+        quiet_db: also exclude frames where a reference is this many dB below its loudest frame.
+    Returns:
+        DataFrame of `evaluation.bss_eval_frames` rows with "method" and "track" columns.
+    """
+    missing = [name for name in references if name not in estimates]
+    if missing:
+        raise ValueError(f"estimates lack {missing}: separate every source you evaluate (have {sorted(estimates)}).")
+    audible = [name for name, ref in references.items() if np.any(ref)]
+    frames = bss_eval_frames({n: references[n] for n in audible}, {n: estimates[n] for n in audible},
+                                        sr, quiet_db=quiet_db)
+    return frames.assign(method=method, track=track)
+
+
 def track_medians(frames, by=("method", "track", "target")):
     """SiSEC step 1: the median of each metric over the frames kept (not `excluded`) of each track.
 

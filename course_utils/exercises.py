@@ -231,7 +231,7 @@ def check_smallest_input(size, padding="valid"):
 def check_conv_parameters(n_params, kernel, in_channels, filters):
     """Check the number of parameters of one Conv2D layer counted by hand.
 
-    Used in: 04_cnn_speaker_classifier.ipynb, exercise 2.
+    Used in: 04_cnn_speaker_classifier.ipynb, exercise 2; 09_cnn_autoencoder.ipynb, exercise 2.
 
     Args:
         n_params: the student's count.
@@ -384,3 +384,109 @@ def check_norm_ratio(ratio, alpha):
                 else " Solve alpha * v = (1 - alpha) * a for a / v.")
         raise AssertionError(f"For alpha = {alpha:.3f} the ratio is not {ratio:.3f}.{hint}")
     _passed(f"alpha = {alpha:.3f} <=> the accompaniment's mean 2-norm is {expected:.2f} times the vocals'.")
+
+
+# 08 · Binary-mask CNN (S3) ------------------------------------------------------------------------------------
+
+def check_all_zeros_accuracy(accuracy, target_masks):
+    """Check the bin accuracy of a mask that is 0 everywhere ("the source is never there").
+
+    Used in: 08_binary_mask_cnn.ipynb, exercise 1.
+
+    Args:
+        accuracy: the student's accuracy, a share in [0, 1].
+        target_masks: the ideal binary masks it was measured on (any shapes, values 0 and 1).
+    """
+    ones = np.concatenate([np.asarray(mask, dtype=np.float64).ravel() for mask in target_masks])
+    expected = 1.0 - ones.mean()
+    assert accuracy is not None and np.isfinite(accuracy), f"accuracy must be a number, got {accuracy!r}."
+    if accuracy > 1:
+        raise AssertionError(f"{accuracy} is above 1: give a share (0.87), not a percentage.")
+    if not np.isclose(accuracy, expected, atol=5e-4):
+        hint = (" That is the share of 1-bins: the all-zeros mask is right on the 0-bins." if np.isclose(
+            accuracy, 1 - expected, atol=5e-4) else " Count the bins where the target is 0, over all bins of all tracks.")
+        raise AssertionError(f"The all-zeros accuracy is not {accuracy:.4f}.{hint}")
+    _passed(f"never saying 'source' is right on {expected:.1%} of the bins: the bar a mask CNN's accuracy must clear.")
+
+
+def check_dense_parameters(n_params, freq, context, filters, pool_size, dense_units):
+    """Check the first Dense layer's parameter count of S3's CNN for a given pooling size.
+
+    Used in: 08_binary_mask_cnn.ipynb, exercise 2.
+
+    Args:
+        n_params: the student's count (weights + biases).
+        freq, context: the window's size (513, 25); filters: the last conv's filters (16);
+        pool_size: of both max poolings ("same" convs, so only the poolings shrink the window);
+        dense_units: the Dense layer's units (128).
+    """
+    rows, cols = freq // pool_size // pool_size, context // pool_size // pool_size
+    inputs = rows * cols * filters
+    expected = inputs * dense_units + dense_units
+    if n_params != expected:
+        if n_params == inputs * dense_units:
+            hint = " Add the biases: one per unit."
+        else:
+            hint = (f" Each pooling floors the size: {freq} -> {freq // pool_size} -> {rows} bins, {context} -> "
+                    f"{context // pool_size} -> {cols} frames; times {filters} channels are the Dense inputs.")
+        raise AssertionError(f"{n_params!r} is not the parameter count.{hint}")
+    _passed(f"{rows} x {cols} x {filters} = {inputs:,} inputs x {dense_units} units + {dense_units} biases = "
+            f"{expected:,} parameters.")
+
+
+# 09 · CNN autoencoder (S1) -----------------------------------------------------------------------------------
+
+def check_minmax_stats(shift, scale, magnitudes):
+    """Check MIN-MAX statistics computed by hand: per frequency bin, shift = min and scale = max - min.
+
+    Used in: 09_cnn_autoencoder.ipynb, exercise 1.
+
+    Args:
+        shift, scale: the student's (freq,) arrays.
+        magnitudes: the training magnitudes they were computed from, (..., freq, frames).
+    """
+    magnitudes = np.asarray(magnitudes, dtype=np.float64)
+    per_bin = np.moveaxis(magnitudes, -2, 0).reshape(magnitudes.shape[-2], -1)
+    low, high = per_bin.min(axis=1), per_bin.max(axis=1)
+    shift, scale = np.asarray(shift, dtype=np.float64), np.asarray(scale, dtype=np.float64)
+    freq = len(low)
+    if shift.shape != (freq,) or scale.shape != (freq,):
+        raise AssertionError(f"shift and scale need one value per frequency bin, shape ({freq},); got {shift.shape} "
+                             f"and {scale.shape}. Reduce over every axis except the frequency axis (-2).")
+    if not np.allclose(shift, low, rtol=1e-5, atol=1e-8):
+        hint = " That is the mean (CMVN's shift)." if np.allclose(shift, per_bin.mean(axis=1), rtol=1e-5) else \
+            " MIN-MAX shifts each bin by its smallest training value."
+        raise AssertionError(f"shift is not the per-bin minimum.{hint}")
+    if not np.allclose(scale, high - low, rtol=1e-5, atol=1e-8):
+        hint = " That is the maximum; the range is max - min." if np.allclose(scale, high, rtol=1e-5) else \
+            " MIN-MAX divides by each bin's range, max - min."
+        raise AssertionError(f"scale is not the per-bin range.{hint}")
+    _passed(f"(|X| - min) / (max - min) maps every one of the {freq} bins' training values onto [0, 1].")
+
+
+# 10 · The grand comparison -----------------------------------------------------------------------------------
+
+def check_real_time_factor(factor, timings, method):
+    """Check a method's speed as x real time: seconds of audio separated per second of computing.
+
+    Used in: 10_grand_comparison.ipynb, exercise 2.
+
+    Args:
+        factor: the student's number.
+        timings: the `timings` DataFrame of `comparison.run_comparison` (method, track, seconds, audio_seconds).
+        method: the method it was computed for.
+    """
+    rows = timings[timings["method"] == method]
+    assert len(rows), f"No timings for {method!r}; the methods are {sorted(timings['method'].unique())}."
+    expected = rows["audio_seconds"].sum() / rows["seconds"].sum()
+    assert factor is not None and np.isfinite(factor), f"factor must be a number, got {factor!r}."
+    if not np.isclose(factor, expected, rtol=1e-3):
+        if np.isclose(factor, 1 / expected, rtol=1e-3):
+            hint = " That is seconds of computing per second of audio: the inverse."
+        elif np.isclose(factor, (rows["audio_seconds"] / rows["seconds"]).mean(), rtol=1e-3):
+            hint = " That is the mean of the per-track factors; divide the total audio by the total time."
+        else:
+            hint = " Divide the total audio seconds by the total separation seconds of that method."
+        raise AssertionError(f"{method} does not run at {factor:.2f} x real time.{hint}")
+    _passed(f"{method}: {expected:.1f} x real time ({rows['audio_seconds'].sum():.0f} s of audio in "
+            f"{rows['seconds'].sum():.2f} s).")

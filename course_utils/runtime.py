@@ -78,15 +78,18 @@ def check_data_mode(data_mode):
     return data_mode
 
 
-def seed_everything(seed=0, tensorflow=False):
+def seed_everything(seed=0, tensorflow=False, threads=None):
     """Seed Python, NumPy and (optionally) TensorFlow/Keras so that re-runs give the same numbers.
 
-    Used in: every notebook's setup cell; the training notebooks pass ``tensorflow=True``.
+    Used in: every notebook's setup cell; the training notebooks pass ``tensorflow=True``;
+    scripts/train_*.py also pass ``threads``.
 
     Args:
         seed: integer seed.
         tensorflow: also call ``keras.utils.set_random_seed`` and enable TensorFlow's
             deterministic ops (imports TensorFlow, which takes a few seconds).
+        threads: with ``tensorflow``, limit TensorFlow to this many CPU threads (1: bit-identical
+            re-runs on any machine); only possible before TensorFlow has run anything.
     """
     os.environ["PYTHONHASHSEED"] = str(seed)
     random.seed(seed)
@@ -98,6 +101,9 @@ def seed_everything(seed=0, tensorflow=False):
 
         keras.utils.set_random_seed(seed)
         tf.config.experimental.enable_op_determinism()
+        if threads is not None:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
 
 
 def _quiet_tensorflow():

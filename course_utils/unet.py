@@ -23,8 +23,7 @@ import pandas as pd
 from scipy.signal import hilbert
 
 from . import masks
-from .runtime import course_root
-from .weights import build_and_load, read_weights_file, save_weights_file, set_checked_weights
+from .weights import build_and_load, read_weights_file, save_weights_file, set_checked_weights, weights_dir
 
 SOURCES = ("vocals", "accompaniment")
 SAMPLE_CONFIG = {  # sample mode: 22.05 kHz, 1.47-s segments -> 513 x 128 bins, padded to 528 x 128
@@ -38,14 +37,6 @@ FULL_CONFIG = {  # S2: 44.1 kHz, 2-s segments, n_fft 2048 / hop 512 -> 1025 x 17
     "bn_momentum": 0.99,
 }
 DEFAULT_WEIGHTS = "unet_sample_alpha_norms.npz"  # the shipped model `separate` uses when given no weights
-
-
-def weights_dir():
-    """The folder with the shipped sample-mode weights, `<course root>/weights`.
-
-    Used in: 07, 10; scripts/train_unet.py.
-    """
-    return course_root() / "weights"
 
 
 # ---------------------------------------------------------------- shapes

@@ -13,7 +13,17 @@ from pathlib import Path
 
 import numpy as np
 
+from .runtime import course_root
+
 FORMAT = 1
+
+
+def weights_dir():
+    """The folder with the shipped sample-mode weights, `<course root>/weights`.
+
+    Used in: 07–10; `unet.separate`; scripts/train_*.py.
+    """
+    return course_root() / "weights"
 
 
 def save_weights_file(model, path, meta):

@@ -19,16 +19,15 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import training_cli
+
+sys.path.insert(0, str(training_cli.ROOT))
 
 from course_utils import datasets, runtime, unet  # noqa: E402
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--full", action="store_true", help="S2's full configuration on MUSDB18 (needs a GPU)")
-    parser.add_argument("--musdb-root", help="full mode: MUSDB18 folder (default: $MUSDB_PATH)")
+    parser = training_cli.parser(__doc__, "S2's full configuration on MUSDB18 (needs a GPU)", songs=False)
     parser.add_argument("--alphas", default="1,0,0.5,norms",
                         help="comma-separated loss weights in [0, 1]; 'norms' = alpha from the training set's 2-norms")
     parser.add_argument("--epochs", type=int, help="default: 50 (sample), 40 (full)")
@@ -40,15 +39,12 @@ def parse_args(argv=None):
                              "gains (default: on in sample mode, where 8 songs are all there is; off in full mode, as S2)")
     parser.add_argument("--lr", type=float, default=1e-3, help="learning rate, divided by 10 halfway (S2)")
     parser.add_argument("--weight-decay", type=float, default=1e-6)
-    parser.add_argument("--out", default=str(ROOT / "weights"), help="folder for the .npz weights")
     parser.add_argument("--checkpoint-dir", help="save a checkpoint (weights + optimizer) after every epoch here")
     parser.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --checkpoint-dir")
     parser.add_argument("--strategy", choices=("none", "mirrored"), default="none",
                         help="tf.distribute strategy: mirrored = all visible GPUs")
-    parser.add_argument("--threads", type=int, default=1, help="CPU threads (1: bit-identical re-runs)")
-    parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    args.epochs = args.epochs or (40 if args.full else 50)
+    args.epochs = (40 if args.full else 50) if args.epochs is None else args.epochs
     args.remix = (not args.full) if args.remix is None else args.remix
     labels = [a.strip() for a in args.alphas.split(",") if a.strip()]
     for label in labels:
@@ -60,11 +56,7 @@ def parse_args(argv=None):
             if not 0 <= value <= 1:
                 parser.error(f"--alphas: {value} is outside [0, 1]")
     args.alpha_labels = labels
-    for name in ("epochs", "batch_size", "threads"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be at least 1")
-    if args.steps_per_epoch is not None and args.steps_per_epoch < 1:
-        parser.error("--steps-per-epoch must be at least 1")
+    training_cli.check_positive(parser, args, "epochs", "batch_size", "threads", "steps_per_epoch")
     if not 0 < args.lr < 1 or args.weight_decay < 0:
         parser.error("--lr must be in (0, 1) and --weight-decay >= 0")
     if args.resume and not args.checkpoint_dir:
@@ -131,11 +123,9 @@ def train_one(alpha, label, songs, config, args, strategy):
 
 def main(argv=None):
     args = parse_args(argv)
-    runtime.seed_everything(args.seed, tensorflow=True)
+    runtime.seed_everything(args.seed, tensorflow=True, threads=args.threads)
     import tensorflow as tf
 
-    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-    tf.config.threading.set_inter_op_parallelism_threads(args.threads)
     strategy = tf.distribute.MirroredStrategy() if args.strategy == "mirrored" else tf.distribute.get_strategy()
     config = unet.check_config(dict(unet.FULL_CONFIG if args.full else unet.SAMPLE_CONFIG))
     songs = load_songs(args, config)

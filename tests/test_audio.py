@@ -70,6 +70,22 @@ def test_listening_widget_swaps_the_sound():
         cu.listening_widget({}, 8_000)
 
 
+def test_listening_widget_with_track_and_method_menus():
+    signals = {("a", "truth"): tone(1.0, 8_000, 200), ("a", "model"): tone(1.0, 8_000, 300),
+               ("b", "truth"): tone(1.0, 8_000, 900)}
+    box = cu.listening_widget(signals, 8_000, description=("track", "method"))
+    (track_menu, method_menu), player, note = box.children[0].children, *box.children[1:]
+    assert list(track_menu.options) == ["a", "b"] and list(method_menu.options) == ["truth", "model"]
+    method_menu.value = "model"
+    assert player.value == cu.play(signals[("a", "model")], 8_000).data and note.value == ""
+    track_menu.value = "b"  # ("b", "model") does not exist: the player keeps its sound, the note says why
+    assert "no signal" in note.value and player.value == cu.play(signals[("a", "model")], 8_000).data
+    with pytest.raises(ValueError, match="same length"):
+        cu.listening_widget({("a", "b"): tone(1.0, 8_000, 200), "c": tone(1.0, 8_000, 200)}, 8_000)
+    with pytest.raises(ValueError, match="one label per key"):
+        cu.listening_widget(signals, 8_000, description=("track",))
+
+
 def test_interactive_plot_draws_once_then_redraws_in_place(monkeypatch):
     import ipywidgets as widgets
     import matplotlib.pyplot as plt

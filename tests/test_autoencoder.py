@@ -124,6 +124,32 @@ def test_training_makes_one_update_per_batch_and_lowers_the_loss():
     assert model.evaluate(x, y, verbose=0) < 0.5 * before  # the masks move towards 0.2 / 0.8
 
 
+def test_training_on_remixes_keeps_the_best_validation_weights():
+    import keras
+
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(1)
+    songs = []
+    for gain in (0.2, 0.3, 0.25):
+        mixture, _, sr = stereo_song(0.05)
+        vocals = gain * mixture * rng.uniform(0.5, 1.5)
+        songs.append((mixture, {"vocals": vocals, "accompaniment": mixture - vocals}, sr))
+    x, _ = autoencoder.training_blocks(songs[:2], TINY)
+    model = autoencoder.build_from_config({**TINY, "learning_rate": 1e-2}, autoencoder.normalisation_stats(x[..., 0]))
+    lines = []
+    history = autoencoder.train_on_remixes(model, songs[:2], TINY, songs[2:], epochs=6, remixes_per_epoch=3,
+                                           batch_size=4, patience=2, log=lines.append)
+    n = len(history["loss"])
+    assert 1 <= n <= 6 and len(history["val_loss"]) == len(lines) == n
+    best = int(np.argmin(history["val_loss"]))
+    assert history["best_epoch"] == best + 1
+    assert n == 6 or n - history["best_epoch"] == 2  # stopped after `patience` epochs without improvement
+    x_val, y_val = autoencoder.training_blocks(songs[2:], TINY)
+    assert model.evaluate(x_val, y_val, verbose=0) == pytest.approx(history["val_loss"][best], rel=1e-4)
+    with pytest.raises(ValueError, match="val_songs"):
+        autoencoder.train_on_remixes(model, songs[:2], TINY, [], epochs=1)
+
+
 def test_a_nan_loss_stops_training_with_a_clear_error():
     x, y = autoencoder.training_blocks([stereo_song(0.05)], TINY)
     model = autoencoder.build_from_config(TINY)
@@ -165,7 +191,7 @@ def test_evaluation_leaves_out_silent_stems_and_silent_frames():
     references["vocals"][SR:2 * SR] = 0.0  # a silent second
     references["bass"][:] = 0.0  # a silent stem
     estimates = {name: ref + rng.normal(0, 0.01, ref.shape) for name, ref in references.items()}
-    frames = autoencoder.evaluate_track("noisy", "song", references, estimates, SR)
+    frames = evaluation.evaluate_track("noisy", "song", references, estimates, SR)
     assert sorted(frames["target"].unique()) == ["drums", "vocals"]
     assert frames.groupby("frame")["excluded"].first().tolist() == [False, True, False]
     sdr = evaluation.sisec_medians(frames).loc[("noisy", "vocals"), "SDR"]
@@ -223,4 +249,4 @@ def test_clear_errors_on_bad_input(tiny_model):
     with pytest.raises(ValueError, match="freq_span"):
         autoencoder.check_config({**TINY, "freq_span": 10})
     with pytest.raises(ValueError, match="estimates lack"):
-        autoencoder.evaluate_track("m", "t", stems, {"vocals": stems["vocals"]}, sr)
+        evaluation.evaluate_track("m", "t", stems, {"vocals": stems["vocals"]}, sr)

@@ -40,6 +40,8 @@ def test_mixture_anchor_is_scaled_as_in_sisec(song):
     mixture, _ = song
     estimates = baselines.mixture_as_estimate(mixture, SR)
     assert np.allclose(estimates["vocals"], mixture / 4) and np.allclose(estimates["accompaniment"], 0.75 * mixture)
+    four = baselines.mixture_as_estimate(mixture, SR, stems=("vocals", "drums", "bass", "other"))
+    assert list(four) == ["vocals", "drums", "bass", "other"] and all(np.allclose(e, mixture / 4) for e in four.values())
 
 
 def test_ica_separates_instantaneous_but_not_delayed_two_source_mixes():

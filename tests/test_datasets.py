@@ -170,3 +170,41 @@ def test_musdb_layout_errors(tmp_path, monkeypatch):
 def test_musdb_path_variable_is_used(monkeypatch):
     monkeypatch.setenv("MUSDB_PATH", str(cu.sample_musdb_root()))
     assert len(cu.load_musdb("full").tracks) == len(cu.load_musdb("sample").tracks)
+
+
+def _stem_track(seed, n=400, sr=8000):
+    rng = np.random.default_rng(seed)
+    stems = {name: rng.normal(0, 0.1, (n, 2)) for name in ("vocals", "drums")}
+    return sum(stems.values()), stems, sr
+
+
+def test_remix_tracks_makes_valid_new_mixtures():
+    tracks = [_stem_track(seed, n=400 + 10 * seed) for seed in range(3)]
+    remixes = datasets.remix_tracks(tracks, 20, seed=1)
+    assert len(remixes) == 20
+    pairs = set()
+    for mixture, stems, sr in remixes:
+        assert sr == 8000 and np.allclose(mixture, stems["vocals"] + stems["drums"])  # a valid mixture
+        origin = []
+        for name, audio in stems.items():  # each stem is a scaled, cropped stem of one original song
+            ratios = {i: np.median(audio / t[1][name][:len(audio)]) for i, t in enumerate(tracks)
+                      if len(t[0]) >= len(audio)}
+            match = [i for i, r in ratios.items() if np.allclose(audio, r * tracks[i][1][name][:len(audio)])]
+            assert len(match) == 1 and 0.5 <= ratios[match[0]] <= 1.5
+            origin.append(match[0])
+        pairs.add(tuple(origin))
+    assert any(a != b for a, b in pairs)  # stems of different songs meet
+    again = datasets.remix_tracks(tracks, 20, seed=1)
+    assert all(np.array_equal(a[0], b[0]) for a, b in zip(remixes, again))
+
+
+def test_remix_tracks_errors():
+    with pytest.raises(ValueError, match="non-empty list"):
+        datasets.remix_tracks([], 3)
+    mixture, stems, sr = _stem_track(0)
+    with pytest.raises(ValueError, match="same stems and sample rate"):
+        datasets.remix_tracks([(mixture, stems, sr), (mixture, stems, 16000)], 3)
+    with pytest.raises(ValueError, match="n_mixes"):
+        datasets.remix_tracks([(mixture, stems, sr)], 0)
+    with pytest.raises(ValueError, match="gain_range"):
+        datasets.remix_tracks([(mixture, stems, sr)], 2, gain_range=(0, 1))

@@ -2,6 +2,7 @@
 from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from course_utils import exercises, features, ica
@@ -157,3 +158,37 @@ def test_norm_ratio():
     exercises.check_norm_ratio(0.707 / 0.293, 0.707)
     _rejects(exercises.check_norm_ratio, 0.293 / 0.707, 0.707, match="inverse")
     _rejects(exercises.check_norm_ratio, 1.0, 0.707, match="Solve")
+
+
+def test_all_zeros_accuracy():
+    targets = [np.array([[0, 1, 0, 0]]), np.array([0, 0, 1, 0, 0, 0])]
+    exercises.check_all_zeros_accuracy(0.8, targets)
+    _rejects(exercises.check_all_zeros_accuracy, 0.2, targets, match="share of 1-bins")
+    _rejects(exercises.check_all_zeros_accuracy, 80.0, targets, match="percentage")
+    _rejects(exercises.check_all_zeros_accuracy, 0.75, targets, match="Count the bins")
+
+
+def test_dense_parameters():
+    exercises.check_dense_parameters(233_600, 513, 25, 16, 3, 128)  # S3's table
+    exercises.check_dense_parameters(256 // 2 * 6 * 16 * 128 + 128, 513, 25, 16, 2, 128)
+    _rejects(exercises.check_dense_parameters, 233_472, 513, 25, 16, 3, 128, match="biases")
+    _rejects(exercises.check_dense_parameters, 12_288 * 128, 513, 25, 16, 3, 128, match="floors")
+
+
+def test_minmax_stats():
+    magnitudes = np.random.default_rng(0).gamma(2.0, 1.0, (6, 5, 30))  # (blocks, freq, frames)
+    low, high = magnitudes.min(axis=(0, 2)), magnitudes.max(axis=(0, 2))
+    exercises.check_minmax_stats(low, high - low, magnitudes)
+    _rejects(exercises.check_minmax_stats, magnitudes.mean(axis=(0, 2)), high - low, magnitudes, match="mean")
+    _rejects(exercises.check_minmax_stats, low, high, magnitudes, match="range is max - min")
+    _rejects(exercises.check_minmax_stats, low[:3], high[:3] - low[:3], magnitudes, match="one value per")
+
+
+def test_real_time_factor():
+    timings = pd.DataFrame({"method": ["a", "a", "b"], "track": ["x", "y", "x"], "seconds": [1.0, 3.0, 2.0],
+                            "audio_seconds": [7.0, 7.0, 7.0]})
+    exercises.check_real_time_factor(3.5, timings, "a")
+    _rejects(exercises.check_real_time_factor, 4 / 14, timings, "a", match="inverse")
+    _rejects(exercises.check_real_time_factor, (7 + 7 / 3) / 2, timings, "a", match="mean of the per-track")
+    _rejects(exercises.check_real_time_factor, 1.0, timings, "a", match="total audio")
+    _rejects(exercises.check_real_time_factor, 1.0, timings, "c", match="No timings")

@@ -1,0 +1,26 @@
+"""Command-line options and start-up shared by scripts/train_unet.py, train_mask_cnn.py and train_autoencoder.py."""
+import argparse
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def parser(doc, full_help="the full configuration on MUSDB18 (needs a GPU)", songs=True):
+    """An ArgumentParser with the options every training script has: --full, --musdb-root, --out, --threads,
+    --seed (and --songs)."""
+    result = argparse.ArgumentParser(description=doc.split("\n")[0])
+    result.add_argument("--full", action="store_true", help=full_help)
+    result.add_argument("--musdb-root", help="full mode: MUSDB18 folder (default: $MUSDB_PATH)")
+    if songs:
+        result.add_argument("--songs", type=int, help="use only the first N training songs (default: all)")
+    result.add_argument("--out", default=str(ROOT / "weights"), help="folder for the .npz weights")
+    result.add_argument("--threads", type=int, default=1, help="CPU threads (1: bit-identical re-runs)")
+    result.add_argument("--seed", type=int, default=0)
+    return result
+
+
+def check_positive(parser, args, *names):
+    """parser.error unless every named option is at least 1."""
+    for name in names:
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")

@@ -1,0 +1,75 @@
+"""course_utils.comparison: the grand comparison's runner, tasks, tables and bad input."""
+import numpy as np
+import pytest
+
+from course_utils import comparison, masks
+from course_utils.datasets import MUSDB_TARGETS
+
+SR = 8000
+
+
+def four_stem_track(seed, seconds=3):
+    rng = np.random.default_rng(seed)
+    stems = {name: rng.standard_normal((seconds * SR, 2)) * (0.2 + 0.1 * i) for i, name in enumerate(MUSDB_TARGETS)}
+    return sum(stems.values()), stems, SR
+
+
+@pytest.fixture(scope="module")
+def run():
+    tracks = [four_stem_track(0), four_stem_track(1)]
+    methods = {
+        "truth (four stems)": lambda mixture, stems: {k: v + 1e-3 * np.roll(v, 1, axis=0) for k, v in stems.items()},
+        "half the mixture": lambda mixture, stems: {"vocals": mixture / 2, "accompaniment": mixture / 2},
+    }
+    return comparison.run_comparison(methods, tracks, ["a", "b"], progress=False, keep=["b"])
+
+
+def test_every_method_track_and_task_is_scored(run):
+    frames, timings, kept = run
+    assert set(frames["method"]) == {"truth (four stems)", "half the mixture"}
+    assert set(frames["track"]) == {"a", "b"}
+    pair_only = frames[frames["method"] == "half the mixture"]
+    assert set(pair_only["task"]) == {comparison.PAIR} and set(pair_only["target"]) == {"vocals", "accompaniment"}
+    four = frames[(frames["method"] == "truth (four stems)") & (frames["task"] == comparison.FOUR)]
+    assert set(four["target"]) == {"drums", "bass", "other"}  # vocals come from the pair task only
+    assert len(timings) == 4 and (timings["seconds"] >= 0).all() and (timings["audio_seconds"] == 3).all()
+    assert set(kept) == {("b", "truth (four stems)"), ("b", "half the mixture")}
+    assert np.allclose(kept[("b", "truth (four stems)")], four_stem_track(1)[1]["vocals"], atol=0.01)
+
+
+def test_tables_rank_methods_and_measure_speed(run):
+    frames, timings, _ = run
+    table = comparison.summary_tables(frames, timings)
+    assert list(table.index) == ["truth (four stems)", "half the mixture"]
+    assert list(table.columns[:5]) == ["SDR vocals", "SDR accompaniment", "SDR drums", "SDR bass", "SDR other"]
+    assert table.loc["truth (four stems)", "SDR vocals"] > 40  # near-perfect estimates
+    assert np.isnan(table.loc["half the mixture", "SDR drums"])
+    assert (table["x real time"] > 0).all()
+    gaps = comparison.relative_to(table, "truth (four stems)")
+    assert gaps["truth (four stems)"] == 0 and gaps["half the mixture"] < -30
+    points = comparison.per_track(frames)
+    assert points.shape == (2, 2) and list(points.columns) == ["a", "b"]
+
+
+def test_four_stem_estimates_get_their_accompaniment():
+    mixture, stems, sr = four_stem_track(2)
+    frames = comparison.score_estimates("m", "t", mixture, stems, dict(stems), sr)
+    accompaniment = frames.query("target == 'accompaniment' and task == @comparison.PAIR")
+    assert accompaniment["SDR"].min() > 60  # drums + bass + other = the true accompaniment
+
+
+def test_clear_errors():
+    mixture, stems, sr = four_stem_track(0)
+    with pytest.raises(ValueError, match="estimate 'vocals'"):
+        comparison.score_estimates("m", "t", mixture, stems, {"drums": mixture}, sr)
+    with pytest.raises(ValueError, match="add 'accompaniment'"):
+        comparison.score_estimates("m", "t", mixture, stems, {"vocals": mixture}, sr)
+    with pytest.raises(ValueError, match="one name per track"):
+        comparison.run_comparison({"m": lambda m, s: s}, [(mixture, stems, sr)], [], progress=False)
+    with pytest.raises(ValueError, match="lacks the stems"):
+        comparison.run_comparison({"m": lambda m, s: s}, [(mixture, {"vocals": mixture}, sr)], ["t"], progress=False)
+    with pytest.raises(ValueError, match="non-empty dict"):
+        comparison.run_comparison({}, [(mixture, stems, sr)], ["t"], progress=False)
+    with pytest.raises(ValueError, match="not a method"):
+        comparison.relative_to(comparison.summary_tables(*comparison.run_comparison(
+            {"m": lambda m, s: dict(s)}, [(mixture, stems, sr)], ["t"], progress=False)[:2]), "oracle")
