@@ -94,3 +94,19 @@ def test_results_table_labels_published_numbers_as_other_data():
     assert table.loc["mixture", "vocals SDR (this run)"] == 5.0
     assert table.loc["oracle IRM2", "vocals SDR, MUSDB18 (other data)"] == 9.43
     assert np.isnan(table.loc["Open-Unmix", "vocals SDR (this run)"])
+
+
+def test_evaluation_leaves_out_silent_stems_and_silent_frames():
+    rng = np.random.default_rng(3)
+    references = {name: rng.normal(0, 0.1, (3 * SR, 2)) for name in ("vocals", "drums", "bass")}
+    references["vocals"][SR:2 * SR] = 0.0  # a silent second
+    references["bass"][:] = 0.0  # a silent stem
+    estimates = {name: ref + rng.normal(0, 0.01, ref.shape) for name, ref in references.items()}
+    frames = evaluation.evaluate_track("noisy", "song", references, estimates, SR)
+    assert sorted(frames["target"].unique()) == ["drums", "vocals"]
+    assert frames.groupby("frame")["excluded"].first().tolist() == [False, True, False]
+    sdr = evaluation.sisec_medians(frames).loc[("noisy", "vocals"), "SDR"]
+    assert 15 < sdr < 25  # noise 20 dB below the reference; S1 scored silent stems at about -139 dB
+    assert isinstance(frames, pd.DataFrame) and set(frames["method"]) == {"noisy"}
+    with pytest.raises(ValueError, match="estimates lack"):
+        evaluation.evaluate_track("m", "t", references, {"vocals": references["vocals"]}, SR)

@@ -22,6 +22,20 @@ def test_round_trip_keeps_arrays_and_meta(tmp_path):
     assert all(np.array_equal(a, b) for a, b in zip(other.get_weights(), model.get_weights()))
 
 
+def test_large_kernels_are_stored_in_half_precision(tmp_path):
+    model = tiny_model(units=weights.HALF_PRECISION_MIN_SIZE // 4)  # kernel 4 x units: just large enough
+    path = tmp_path / "model.npz"
+    weights.save_weights_file(model, path, {"config": {}})
+    with np.load(path) as data:
+        assert data["w000"].dtype == np.float16 and data["w001"].dtype == np.float32  # kernel, bias
+    _, arrays = weights.read_weights_file(path)
+    kernel, bias = model.get_weights()
+    assert arrays[0].dtype == np.float32 and np.allclose(arrays[0], kernel, rtol=1e-3, atol=1e-7)
+    assert np.array_equal(arrays[1], bias)
+    too_big = np.full((64, 64), 1e6, np.float32)  # beyond float16's range: kept as it is
+    assert weights._compact(too_big).dtype == np.float32
+
+
 def test_refusals(tmp_path):
     model = tiny_model()
     path = tmp_path / "model.npz"
