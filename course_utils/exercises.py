@@ -406,7 +406,8 @@ def check_all_zeros_accuracy(accuracy, target_masks):
         hint = (" That is the share of 1-bins: the all-zeros mask is right on the 0-bins." if np.isclose(
             accuracy, 1 - expected, atol=5e-4) else " Count the bins where the target is 0, over all bins of all tracks.")
         raise AssertionError(f"The all-zeros accuracy is not {accuracy:.4f}.{hint}")
-    _passed(f"never saying 'source' is right on {expected:.1%} of the bins: the bar a mask CNN's accuracy must clear.")
+    _passed(f"never saying 'source' is right on {expected:.1%} of the bins, always saying it on {1 - expected:.1%}: "
+            f"a mask CNN's accuracy must beat both.")
 
 
 def check_dense_parameters(n_params, freq, context, filters, pool_size, dense_units):

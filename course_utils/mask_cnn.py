@@ -535,6 +535,39 @@ def predict_masks(mixture, models, config=None, batch_size=256, cutoff=0.5):
     return estimates
 
 
+def mask_scores(predicted, targets, cutoff=0.5):
+    """Bin accuracy of predicted masks, read properly: next to the all-zeros mask, with recall and precision.
+
+    Used in: 08 (section 6).
+
+    Accuracy alone rewards silence: where only 13 % of the bins are 1, a mask of zeros is 87 % accurate.
+    Recall (the share of the source's bins found) and precision (the share of bins claimed that are the
+    source's) show what the 1s are worth.
+
+    Args:
+        predicted: list of {source: mask} dicts (probabilities or 0/1), one per track (`predict_masks`).
+        targets: list of {source: 0/1 mask} dicts of the same shapes (`binary_mask_targets`).
+        cutoff: a predicted bin counts as 1 where it is >= cutoff.
+    Returns:
+        DataFrame indexed by source with columns accuracy, all-zeros accuracy, recall, precision, pooled
+        over every bin of every track.
+    """
+    if len(predicted) != len(targets) or not predicted:
+        raise ValueError(f"Give one predicted and one target dict per track: {len(predicted)} and {len(targets)}.")
+    counts = {}
+    for estimate, target in zip(predicted, targets):
+        for name, ideal in target.items():
+            if name not in estimate or np.shape(estimate[name]) != np.shape(ideal):
+                raise ValueError(f"No predicted {name!r} mask shaped {np.shape(ideal)}: predict every source of the "
+                                 f"targets with the same STFT settings.")
+            p, t = np.asarray(estimate[name]) >= cutoff, np.asarray(ideal).astype(bool)
+            counts[name] = counts.get(name, 0) + np.array([np.sum(p & t), p.sum(), t.sum(), t.size])
+    rows = {name: {"accuracy": (n - claimed - actual + 2 * hits) / n, "all-zeros accuracy": 1 - actual / n,
+                   "recall": hits / max(actual, 1), "precision": hits / max(claimed, 1)}
+            for name, (hits, claimed, actual, n) in counts.items()}
+    return pd.DataFrame(rows).T
+
+
 def separate(mixture, sr, models, config=None, batch_size=256, cutoff=0.5):
     """Separate a mixture with one mask CNN per source: masks from `predict_masks`, then `masks.apply_masks`.
 

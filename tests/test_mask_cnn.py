@@ -282,3 +282,17 @@ def test_clear_errors_on_bad_input():
         mask_cnn.window_examples([], "vocals", TINY)
     with pytest.raises(ValueError, match="source must be"):
         mask_cnn.save_weights(model, "unused.npz", source=None)
+
+
+def test_mask_scores_against_a_hand_count():
+    target = {"vocals": np.array([[1, 0, 0, 0], [1, 1, 0, 0]])}
+    predicted = {"vocals": np.array([[0.9, 0.6, 0.1, 0.2], [0.4, 0.8, 0.0, 0.0]])}  # hits 2, claimed 3, actual 3
+    scores = mask_cnn.mask_scores([predicted], [target]).loc["vocals"]
+    assert scores["accuracy"] == pytest.approx(6 / 8) and scores["all-zeros accuracy"] == pytest.approx(5 / 8)
+    assert scores["recall"] == pytest.approx(2 / 3) and scores["precision"] == pytest.approx(2 / 3)
+    silent = mask_cnn.mask_scores([{"vocals": np.zeros((2, 4))}], [target]).loc["vocals"]
+    assert silent["accuracy"] == silent["all-zeros accuracy"] and silent["recall"] == 0
+    with pytest.raises(ValueError, match="one predicted and one target"):
+        mask_cnn.mask_scores([predicted], [])
+    with pytest.raises(ValueError, match="No predicted 'vocals' mask"):
+        mask_cnn.mask_scores([{"vocals": np.zeros(3)}], [target])
