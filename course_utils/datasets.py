@@ -273,12 +273,23 @@ def sample_musdb_root():
     target = cache_dir("musdb_sample_wav")
     if (target / "STAMP").is_file() and (target / "STAMP").read_text() == stamp:
         return target
+    # decode into a private folder and rename it into place, so that a parallel run never reads half a tree
+    partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
+    shutil.rmtree(partial, ignore_errors=True)
     for flac in flacs:
-        wav = target / flac.relative_to(source).with_suffix(".wav")
+        wav = partial / flac.relative_to(source).with_suffix(".wav")
         wav.parent.mkdir(parents=True, exist_ok=True)
         audio, sr = sf.read(flac, dtype="int16")
         sf.write(wav, audio, sr, subtype="PCM_16")
-    (target / "STAMP").write_text(stamp)
+    (partial / "STAMP").write_text(stamp)
+    if (target / "STAMP").is_file() and (target / "STAMP").read_text() == stamp:  # another process was quicker
+        shutil.rmtree(partial, ignore_errors=True)
+        return target
+    shutil.rmtree(target, ignore_errors=True)  # an outdated decode (the sample changed) or an empty folder
+    try:
+        os.replace(partial, target)
+    except OSError:  # another process put a complete tree there in the meantime
+        shutil.rmtree(partial, ignore_errors=True)
     return target
 
 

@@ -7,6 +7,7 @@ segments, turns spectrograms into fixed-size images and caches the feature table
 """
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import librosa
@@ -259,8 +260,10 @@ def feature_table(files, kind="mfcc_mean", segment_seconds=1.0, hop_seconds=None
             rows += [(row_index, k) for k in range(len(per_segment))]
             features.append(per_segment)
         rows, features = np.array(rows), np.concatenate(features)
-        if use_cache:
-            np.savez(cache_file, rows=rows, features=features)
+        if use_cache:  # write to a temporary name, then rename: a parallel reader never sees half a file
+            partial = cache_file.with_name(f"{cache_file.stem}.{os.getpid()}.partial.npz")
+            np.savez(partial, rows=rows, features=features)
+            os.replace(partial, cache_file)
     table = files.iloc[rows[:, 0]].reset_index(drop=True)
     table["segment"] = rows[:, 1]
     return table, features
