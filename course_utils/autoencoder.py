@@ -451,11 +451,14 @@ def train_on_remixes(model, songs, config, val_songs, epochs=40, remixes_per_epo
     if not val_songs:
         raise ValueError("val_songs is empty: hold out at least one song to decide when to stop.")
     x_val, y_val = training_blocks(val_songs, config)
+    x_songs, y_songs = training_blocks(songs, config)  # the songs' own blocks, the same every epoch
     history = {"loss": [], "val_loss": [], "seconds": []}
     best, best_loss = None, np.inf
     for epoch in range(epochs):
-        extra = remix_tracks(list(songs), remixes_per_epoch, seed=seed + epoch) if remixes_per_epoch else []
-        x, y = training_blocks(list(songs) + extra, config)
+        x, y = x_songs, y_songs
+        if remixes_per_epoch:
+            x_new, y_new = training_blocks(remix_tracks(list(songs), remixes_per_epoch, seed=seed + epoch), config)
+            x, y = np.concatenate([x_songs, x_new]), np.concatenate([y_songs, y_new])
         one = train(model, x, y, epochs=1, batch_size=batch_size, validation_data=(x_val, y_val))
         for key in ("loss", "val_loss", "seconds"):
             history[key] += one[key]
