@@ -49,10 +49,10 @@ def parse_args(argv=None):
 def load_songs(args):
     """(training songs, validation songs) as (mixture, stems, sr) tuples."""
     if args.full:
-        train = datasets.load_musdb("full", subsets="train", split="train", root=args.musdb_root).tracks[:args.songs]
-        valid = datasets.load_musdb("full", subsets="train", split="valid", root=args.musdb_root).tracks
+        train = training_cli.training_db(args, split="train").tracks[:args.songs]
+        valid = training_cli.training_db(args, split="valid").tracks
         return [datasets.track_arrays(t) for t in train], [datasets.track_arrays(t) for t in valid]
-    songs = [datasets.track_arrays(t) for t in datasets.load_musdb("sample", subsets="train").tracks[:args.songs]]
+    songs = [datasets.track_arrays(t) for t in training_cli.training_db(args).tracks[:args.songs]]
     return songs[:-1], songs[-1:]
 
 

@@ -53,7 +53,7 @@ def main(argv=None):
     args = parse_args(argv)
     runtime.seed_everything(args.seed, tensorflow=True, threads=args.threads)
     config = mask_cnn.FULL_CONFIG if args.full else mask_cnn.SAMPLE_CONFIG
-    db = datasets.load_musdb("full" if args.full else "sample", subsets="train", root=args.musdb_root)
+    db = training_cli.training_db(args)
     songs = [datasets.track_arrays(track) for track in db.tracks[:args.songs]]
     tracks = songs + (datasets.remix_tracks(songs, args.remixes, seed=args.seed) if args.remixes else [])
     print(f"{len(songs)} training songs + {args.remixes} remixes, {sum(len(mix) for mix, _, _ in tracks) / config['sr']:.0f} s "

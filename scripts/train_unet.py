@@ -67,11 +67,10 @@ def parse_args(argv=None):
 
 
 def load_songs(args, config):
-    """Sample: the bundled training songs as arrays (small). Full: musdb tracks, read chunk by chunk."""
+    """Sample configuration: the training songs as arrays. Full: musdb tracks, read chunk by chunk."""
+    db = training_cli.training_db(args, split="train")
     if args.full:
-        db = datasets.load_musdb("full", subsets="train", split="train", root=args.musdb_root)
         return db.tracks
-    db = datasets.load_musdb("sample", subsets="train")
     songs = []
     for track in db.tracks:
         mixture, stems, sr = datasets.track_arrays(track, targets=unet.SOURCES)

@@ -11,6 +11,10 @@ def parser(doc, full_help="the full configuration on MUSDB18 (needs a GPU)", son
     result = argparse.ArgumentParser(description=doc.split("\n")[0])
     result.add_argument("--full", action="store_true", help=full_help)
     result.add_argument("--musdb-root", help="full mode: MUSDB18 folder (default: $MUSDB_PATH)")
+    result.add_argument("--train-root",
+                        help="sample configuration, trained on the MUSDB-layout training songs in this folder instead "
+                             "of the bundled 7-s excerpts (the shipped weights: the whole training songs, made by "
+                             "`python data/build/build_music.py --whole-songs --out .cache/musdb_whole`)")
     if songs:
         result.add_argument("--songs", type=int, help="use only the first N training songs (default: all)")
     result.add_argument("--out", default=str(ROOT / "weights"), help="folder for the .npz weights")
@@ -19,8 +23,20 @@ def parser(doc, full_help="the full configuration on MUSDB18 (needs a GPU)", son
     return result
 
 
+def training_db(args, split=None):
+    """musdb.DB of the training songs: MUSDB18 (--full), the songs in --train-root, or the bundled sample."""
+    from course_utils import datasets
+
+    if args.full or args.train_root:
+        return datasets.load_musdb("full", subsets="train", split=split if args.full else None,
+                                   root=args.musdb_root if args.full else args.train_root)
+    return datasets.load_musdb("sample", subsets="train")
+
+
 def check_positive(parser, args, *names):
-    """parser.error unless every named option is at least 1."""
+    """parser.error unless every named option is at least 1 (and unless --full and --train-root are mixed)."""
+    if args.full and args.train_root:
+        parser.error("--train-root is for the sample configuration; with --full use --musdb-root")
     for name in names:
         if getattr(args, name) is not None and getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")

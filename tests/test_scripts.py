@@ -29,9 +29,20 @@ def test_defaults_follow_the_data_mode():
     ("train_mask_cnn", ["--sources", "piano"]), ("train_mask_cnn", ["--songs", "0"]),
     ("train_mask_cnn", ["--positive-weight", "0"]), ("train_mask_cnn", ["--remixes", "-1"]),
     ("train_autoencoder", ["--normalisations", "zscore"]), ("train_autoencoder", ["--songs", "1"]),
-    ("train_autoencoder", ["--patience", "0"]),
+    ("train_autoencoder", ["--patience", "0"]), ("train_autoencoder", ["--full", "--train-root", "songs"]),
 ])
 def test_bad_values_are_refused_with_a_message(name, argv, capsys):
     with pytest.raises(SystemExit):
         script(name).parse_args(argv)
     assert "error:" in capsys.readouterr().err
+
+
+def test_train_root_reads_any_musdb_layout_folder():
+    from course_utils import datasets
+
+    root = datasets.sample_musdb_root()  # the decoded sample: a MUSDB-layout folder like the whole-song renders
+    args = script("train_mask_cnn").parse_args(["--train-root", str(root)])
+    assert [t.name for t in script("training_cli").training_db(args).tracks] == \
+        [t.name for t in datasets.load_musdb("sample", subsets="train").tracks]
+    with pytest.raises(FileNotFoundError, match="not found"):
+        script("training_cli").training_db(script("train_unet").parse_args(["--train-root", str(root / "nowhere")]))

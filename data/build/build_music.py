@@ -28,6 +28,7 @@ Usage::
     python data/build/build_music.py --out data/musdb            # build
     python data/build/build_music.py --out data/musdb --verify   # print checks of a build
     python data/build/build_music.py --out data/musdb --check    # rebuild in a temp dir, compare checksums
+    python data/build/build_music.py --whole-songs --out .cache/musdb_whole   # whole training songs (WAV)
 """
 
 import argparse
@@ -401,8 +402,11 @@ def render_vocals(sung, n, workdir, target_lag, lead_in=0.25):
         xml = Path(workdir) / f"phrase{k}.xml"
         wav = Path(workdir) / f"phrase{k}.wav"
         xml.write_text(festival_xml(phrase, words, lead_in))
-        subprocess.run(["text2wave", "-mode", "singing", "-eval", f"({FESTIVAL_VOICE})",
-                        str(xml), "-o", str(wav)], check=True)
+        done = subprocess.run(["text2wave", "-mode", "singing", "-eval", f"({FESTIVAL_VOICE})",
+                               str(xml), "-o", str(wav)])
+        if done.returncode != 0:  # Festival crashes on a rare phrase: leave that phrase unsung
+            print(f"  text2wave failed (code {done.returncode}) on a phrase at {phrase[0][0]:.2f} s; left silent")
+            continue
         audio, rate = sf.read(wav, dtype="float64")
         audio = librosa.resample(audio, orig_sr=rate, target_sr=SR, res_type="soxr_hq")
         times = [lead_in + s - phrase[0][0] for s, _, _ in phrase]
@@ -413,15 +417,16 @@ def render_vocals(sung, n, workdir, target_lag, lead_in=0.25):
     return np.stack([out * g for g in pan_gains(0.0)], axis=1)
 
 
-def plan_track(song, duration):
+def plan_track(song, duration, start=None):
     """Score-level decisions for one song: excerpt start, sung notes, groups.
 
+    `start` (s) defaults to the excerpt chosen by choose_excerpt.
     Returns a dict with the PrettyMIDI score `pm`, the excerpt `start` (s),
     the `sung` notes (start, end, MIDI pitch as sung, times relative to the
     excerpt) and the instrument `groups` (see split_groups).
     """
     pm = pretty_midi.PrettyMIDI(str(MIDI_DIR / song.file))
-    start = choose_excerpt(pm, song, duration)
+    start = choose_excerpt(pm, song, duration) if start is None else start
     line = lead_line(pm, song.lead)
     sung = sung_notes(line, pm.get_downbeats(), start, duration)
     transpose = vocal_transpose(line)
@@ -430,9 +435,9 @@ def plan_track(song, duration):
                      for s, e, p in sung]}
 
 
-def build_track(song, duration, kit):
+def build_track(song, duration, kit, start=None):
     """Render the four stems of one song excerpt as float arrays (samples, 2)."""
-    plan = plan_track(song, duration)
+    plan = plan_track(song, duration, start)
     start, groups = plan["start"], plan["groups"]
     n = int(round(duration * SR))
     with tempfile.TemporaryDirectory() as workdir:
@@ -477,6 +482,30 @@ def build(out, duration):
             sf.write(folder / f"{name}.flac", audio, SR, subtype="PCM_16",
                      compression_level=1.0)
         print(f"built {song.subset}/{song.name}")
+
+
+def build_whole_songs(out, subset="train"):
+    """Render the songs of `subset` from start to end into `out` as WAV, MUSDB18's decoded layout.
+
+    Not bundled (17.5 minutes of music, 442 MB of WAV): more training music from the same songs
+    for experiments (scripts/train_*.py --train-root; notebook 07, exercise 4). The test songs
+    are never rendered.
+    Songs already in `out` are kept, so an interrupted build resumes.
+    """
+    kit = DrumKit()
+    for song in (s for s in SONGS if s.subset == subset):
+        folder = Path(out) / subset / song.name
+        if folder.is_dir():
+            print(f"kept {subset}/{song.name} (already built)")
+            continue
+        end = pretty_midi.PrettyMIDI(str(MIDI_DIR / song.file)).get_end_time()
+        duration = np.floor(end * SR) / SR
+        partial = folder.with_name(folder.name + ".partial")
+        partial.mkdir(parents=True, exist_ok=True)
+        for name, audio in quantise(build_track(song, duration, kit, start=0.0)).items():
+            sf.write(partial / f"{name}.wav", audio, SR, subtype="PCM_16")
+        partial.replace(folder)
+        print(f"built {subset}/{song.name}: {duration:.1f} s", flush=True)
 
 
 # --------------------------------------------------------------------------
@@ -616,7 +645,14 @@ def main():
                         help="only print level, alignment and pitch checks of --out")
     parser.add_argument("--check", action="store_true",
                         help="rebuild into a temp dir and compare checksums with --out")
+    parser.add_argument("--whole-songs", action="store_true",
+                        help="render the training songs whole, as WAV (training data for weights/, "
+                             "e.g. --out .cache/musdb_whole)")
     args = parser.parse_args()
+
+    if args.whole_songs:
+        build_whole_songs(args.out)
+        return
 
     if args.verify:
         verify(args.out, args.seconds)
