@@ -34,6 +34,8 @@ def parse_args(argv=None):
     parser.add_argument("--steps-per-epoch", type=int,
                         help="default: 20 (sample); full: one pass over the training audio in segments")
     parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--base-filters", type=int,
+                        help="channels of the first block (default: 8 sample, 32 full); the network grows with its square")
     parser.add_argument("--remix", action=argparse.BooleanOptionalAction, default=None,
                         help="remix augmentation: vocals and accompaniment from different songs/offsets with random "
                              "gains (default: on in sample mode, where 8 songs are all there is; off in full mode, as S2)")
@@ -56,7 +58,7 @@ def parse_args(argv=None):
             if not 0 <= value <= 1:
                 parser.error(f"--alphas: {value} is outside [0, 1]")
     args.alpha_labels = labels
-    training_cli.check_positive(parser, args, "epochs", "batch_size", "threads", "steps_per_epoch")
+    training_cli.check_positive(parser, args, "epochs", "batch_size", "threads", "steps_per_epoch", "base_filters")
     if not 0 < args.lr < 1 or args.weight_decay < 0:
         parser.error("--lr must be in (0, 1) and --weight-decay >= 0")
     if args.resume and not args.checkpoint_dir:
@@ -126,7 +128,8 @@ def main(argv=None):
     import tensorflow as tf
 
     strategy = tf.distribute.MirroredStrategy() if args.strategy == "mirrored" else tf.distribute.get_strategy()
-    config = unet.check_config(dict(unet.FULL_CONFIG if args.full else unet.SAMPLE_CONFIG))
+    config = dict(unet.FULL_CONFIG if args.full else unet.SAMPLE_CONFIG)
+    config = unet.check_config({**config, "base_filters": args.base_filters or config["base_filters"]})
     songs = load_songs(args, config)
     vocals, accompaniment = unet.track_norms(songs)
     alpha_norms = unet.alpha_from_norms(vocals, accompaniment)

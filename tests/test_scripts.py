@@ -25,7 +25,7 @@ def test_defaults_follow_the_data_mode():
 
 @pytest.mark.parametrize("name, argv", [
     ("train_unet", ["--alphas", "1.5"]), ("train_unet", ["--alphas", "loud"]), ("train_unet", ["--epochs", "0"]),
-    ("train_unet", ["--resume"]), ("train_unet", ["--strategy", "mirrored"]),
+    ("train_unet", ["--resume"]), ("train_unet", ["--strategy", "mirrored"]), ("train_unet", ["--base-filters", "0"]),
     ("train_mask_cnn", ["--sources", "piano"]), ("train_mask_cnn", ["--songs", "0"]),
     ("train_mask_cnn", ["--positive-weight", "0"]), ("train_mask_cnn", ["--remixes", "-1"]),
     ("train_autoencoder", ["--normalisations", "zscore"]), ("train_autoencoder", ["--songs", "1"]),
