@@ -9,12 +9,13 @@ def parser(doc, full_help="the full configuration on MUSDB18 (needs a GPU)", son
     """An ArgumentParser with the options every training script has: --full, --musdb-root, --out, --threads,
     --seed (and --songs)."""
     result = argparse.ArgumentParser(description=doc.split("\n")[0])
-    result.add_argument("--full", action="store_true", help=full_help)
+    data = result.add_mutually_exclusive_group()
+    data.add_argument("--full", action="store_true", help=full_help)
+    data.add_argument("--train-root",
+                      help="sample configuration, trained on the MUSDB-layout training songs in this folder instead "
+                           "of the bundled 7-s excerpts (e.g. the whole training songs made by "
+                           "`python data/build/build_music.py --whole-songs --out .cache/musdb_whole`)")
     result.add_argument("--musdb-root", help="full mode: MUSDB18 folder (default: $MUSDB_PATH)")
-    result.add_argument("--train-root",
-                        help="sample configuration, trained on the MUSDB-layout training songs in this folder instead "
-                             "of the bundled 7-s excerpts (the shipped weights: the whole training songs, made by "
-                             "`python data/build/build_music.py --whole-songs --out .cache/musdb_whole`)")
     if songs:
         result.add_argument("--songs", type=int, help="use only the first N training songs (default: all)")
     result.add_argument("--out", default=str(ROOT / "weights"), help="folder for the .npz weights")
@@ -34,9 +35,7 @@ def training_db(args, split=None):
 
 
 def check_positive(parser, args, *names):
-    """parser.error unless every named option is at least 1 (and unless --full and --train-root are mixed)."""
-    if args.full and args.train_root:
-        parser.error("--train-root is for the sample configuration; with --full use --musdb-root")
+    """parser.error unless every named option is at least 1."""
     for name in names:
         if getattr(args, name) is not None and getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")

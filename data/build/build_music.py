@@ -646,8 +646,8 @@ def main():
     parser.add_argument("--check", action="store_true",
                         help="rebuild into a temp dir and compare checksums with --out")
     parser.add_argument("--whole-songs", action="store_true",
-                        help="render the training songs whole, as WAV (training data for weights/, "
-                             "e.g. --out .cache/musdb_whole)")
+                        help="render the training songs whole, as WAV (more music for the training scripts' "
+                             "--train-root; e.g. --out .cache/musdb_whole)")
     args = parser.parse_args()
 
     if args.whole_songs:
