@@ -6,8 +6,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def parser(doc, full_help="the full configuration on MUSDB18 (needs a GPU)", songs=True):
-    """An ArgumentParser with the options every training script has: --full, --musdb-root, --out, --threads,
-    --seed (and --songs)."""
+    """An ArgumentParser with the options every training script has: --full or --train-root, --musdb-root, --out,
+    --threads, --seed (and --songs)."""
     result = argparse.ArgumentParser(description=doc.split("\n")[0])
     data = result.add_mutually_exclusive_group()
     data.add_argument("--full", action="store_true", help=full_help)
