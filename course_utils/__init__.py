@@ -2,6 +2,7 @@
 
 One module per part of the course (each function's docstring names the notebooks that use it):
     runtime      notebook setup, seeding, paths, check cells              every notebook
+    settings     what differs between sample and full mode, per notebook   every notebook
     audio        load, validate, listen, plot                               every notebook
     datasets     speakers (Kaggle layout) and music (MUSDB18 layout)        00–10
     ica          mixing, FastICA, matching estimates to sources, BSS Eval  01, 05
@@ -21,7 +22,7 @@ The names used in every notebook are available as ``course_utils.<name>``; part-
 used through its module, e.g. ``from course_utils import ica`` then ``ica.separate_fastica(...)``.
 """
 from . import (audio, autoencoder, baselines, classifiers, comparison, datasets, evaluation, exercises, features, ica,
-               mask_cnn, masks, runtime, unet, weights)
+               mask_cnn, masks, runtime, settings, unet, weights)
 from .audio import (check_audio, interactive_plot, listening_widget, load_audio, play, plot_spectrogram, plot_waveform,
                     show_audio)
 from .datasets import (

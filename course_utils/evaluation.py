@@ -10,7 +10,8 @@ where a reference is merely very quiet still gets a score, dominated by whatever
 """
 import numpy as np
 import pandas as pd
-from museval import metrics
+
+from .datasets import require_ffmpeg
 
 METRICS = ("SDR", "SIR", "SAR", "ISR")
 SISEC_FILTERS_SECONDS = 512 / 44100  # museval's 512-tap distortion filters at MUSDB's 44.1 kHz (11.6 ms)
@@ -27,6 +28,21 @@ PUBLISHED_VOCALS_SDR = {
     "mixture": (1.12, "SiSEC 2018 anchor (mixture / 4)"),
     "HPSS": (-0.34, "published baseline"),
 }
+
+
+def museval_metrics():
+    """museval's BSS Eval module, imported on first use: museval imports musdb, which needs ffmpeg at import time.
+
+    Used in: `bss_eval_frames`; `ica.bss_eval` (01, 05). Importing it here, not at the top of the package,
+    keeps `import course_utils` and the speaker notebooks working on a machine without ffmpeg.
+
+    Raises:
+        RuntimeError: ffmpeg/ffprobe missing (`datasets.require_ffmpeg`'s message says how to install them).
+    """
+    require_ffmpeg()
+    from museval import metrics
+
+    return metrics
 
 
 def _check_pair(name, reference, estimate, sr):
@@ -113,7 +129,7 @@ def bss_eval_frames(references, estimates, sr, window_seconds=1.0, hop_seconds=1
     if len(shapes) != 1:
         raise ValueError(f"All references must have the same shape, got {sorted(shapes)}.")
     window, hop = int(window_seconds * sr), int(hop_seconds * sr)
-    sdr, isr, sir, sar, _ = metrics.bss_eval(
+    sdr, isr, sir, sar, _ = museval_metrics().bss_eval(
         np.stack([ref for ref, _ in pairs]), np.stack([est for _, est in pairs]), window=window, hop=hop,
         filters_len=int(round(filters_seconds * sr)))
     levels = np.stack([frame_levels_db(ref, sr, window_seconds, hop_seconds) for ref, _ in pairs])

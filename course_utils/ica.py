@@ -345,7 +345,7 @@ def bss_eval(sources, estimates, source_index=None, filters_len=512, names=None)
     Raises:
         ValueError: shapes that do not match, or NaN/silent signals.
     """
-    import museval  # imported here: it is slow to import and only needed for evaluation
+    from .evaluation import museval_metrics  # museval is slow to import and needs ffmpeg: imported on first use
 
     sources, estimates = _check_signals(sources, "sources"), _check_signals(estimates, "estimates")
     if estimates.shape[1] != sources.shape[1]:
@@ -359,7 +359,7 @@ def bss_eval(sources, estimates, source_index=None, filters_len=512, names=None)
     padded = np.repeat(estimates[:1], len(sources), axis=0)
     padded[source_index] = estimates
     n_samples = sources.shape[1]
-    sdr, _, sir, sar, _ = museval.metrics.bss_eval(
+    sdr, _, sir, sar, _ = museval_metrics().bss_eval(
         sources[..., None], padded[..., None], window=n_samples, hop=n_samples,
         filters_len=filters_len, bsseval_sources_version=True)
     index = [names[i] for i in source_index] if names is not None else source_index

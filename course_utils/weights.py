@@ -13,18 +13,23 @@ from pathlib import Path
 
 import numpy as np
 
-from .runtime import course_root
+from .runtime import cache_dir, check_data_mode, course_root
 
 FORMAT = 1
 HALF_PRECISION_MIN_SIZE = 4096  # kernels at least this large are stored as float16 (half the size on disk)
 
 
-def weights_dir():
-    """The folder with the shipped sample-mode weights, `<course root>/weights`.
+def weights_dir(data_mode="sample"):
+    """The folder a mode's trained weights are read from (and the training scripts write to).
 
-    Used in: 07–10; `unet.separate`; scripts/train_*.py.
+    Used in: 07–10 (through `settings.apply`); `unet.separate`; scripts/train_*.py.
+
+    Args:
+        data_mode: "sample": the shipped ``<course root>/weights``; "full": ``.cache/weights_full``
+            (git-ignored), where ``scripts/train_*.py --full`` write.
     """
-    return course_root() / "weights"
+    check_data_mode(data_mode)
+    return course_root() / "weights" if data_mode == "sample" else cache_dir("weights_full")
 
 
 def save_weights_file(model, path, meta):
