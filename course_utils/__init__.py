@@ -16,13 +16,14 @@ One module per part of the course (each function's docstring names the notebooks
     autoencoder  S1's CNN autoencoder: MIN-MAX/CMVN, soft masks, separation  09, 10
     comparison   every separator on the same tracks, timed and scored       10
     weights      trained weights on disk, checked against their configuration  07–10
+    training     full-scale training: chunks read from disk, checkpoints, resume, early stopping  scripts/train_*.py
     exercises    automatic checks for the notebooks' exercises              every notebook
 
 The names used in every notebook are available as ``course_utils.<name>``; part-specific code is
 used through its module, e.g. ``from course_utils import ica`` then ``ica.separate_fastica(...)``.
 """
 from . import (audio, autoencoder, baselines, classifiers, comparison, datasets, evaluation, exercises, features, ica,
-               mask_cnn, masks, runtime, settings, unet, weights)
+               mask_cnn, masks, runtime, settings, training, unet, weights)
 from .audio import (check_audio, interactive_plot, listening_widget, load_audio, play, plot_spectrogram, plot_waveform,
                     show_audio)
 from .datasets import (

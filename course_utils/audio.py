@@ -80,6 +80,36 @@ def load_audio(path, sr=None, mono=True, offset=0.0, duration=None):
     return audio.astype(np.float32), int(file_sr)
 
 
+def excerpt(audio, sr, seconds=None, fit=False):
+    """A part of a signal, cut in seconds: the whole of it, its first seconds, or from a start to an end.
+
+    Used in: 06 (the example song's excerpt), `comparison.run_comparison` (the excerpts kept for listening in 06, 10).
+
+    Args:
+        audio: (n,) or (n, channels) samples.
+        sr: sample rate in Hz.
+        seconds: None (all of it), s (the first s seconds) or (start, end) in seconds.
+        fit: for songs of unknown length: move a window that runs past the end back so that it ends
+            there (the whole signal if it is shorter). Without it, an end past the signal stops at the
+            signal's end and a start past it is an error.
+    Returns:
+        the excerpt, a view of `audio` (same dtype).
+    """
+    if seconds is None:
+        return audio
+    start, end = (0.0, seconds) if np.isscalar(seconds) else seconds
+    if not 0 <= start < end:
+        raise ValueError(f"seconds must be None, a positive length or (start, end) with 0 <= start < end, "
+                         f"got {seconds!r}.")
+    first, last = int(round(start * sr)), int(round(end * sr))
+    if fit and last > len(audio):
+        first, last = max(0, len(audio) - (last - first)), len(audio)
+    if first >= len(audio):
+        raise ValueError(f"The excerpt starts at {start} s but the signal lasts {len(audio) / sr:.1f} s: choose a "
+                         f"start inside it, or pass fit=True to take the window at its end.")
+    return audio[first:last]
+
+
 def play(audio, sr, max_seconds=10.0, normalize=True):
     """An audio player for a notebook, resampled to PLAYER_SR so saved notebooks stay small.
 

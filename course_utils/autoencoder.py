@@ -302,9 +302,10 @@ def build_autoencoder(freq_bins, block_frames=30, sources=MUSDB_TARGETS, freq_sp
         outputs.append(layers.Conv2DTranspose(1, (1, freq_span), name=f"{source}_vertical_deconv")(y))
     o = layers.Concatenate(name="outputs")(outputs) if len(outputs) > 1 else outputs[0]
     o = layers.Permute((2, 1, 3), name="to_freq_time")(o)  # back to (F, T, k)
-    o = layers.ReLU(name="outputs_relu")(o)
-    f = layers.Lambda(lambda t: soft_masks(t, epsilon), name="soft_masks")(o)
-    estimates = layers.Multiply(name="magnitude_estimates")([f, magnitude])
+    # float32 masks, outputs and loss even when the rest computes in float16 (training.use_mixed_precision)
+    o = layers.ReLU(name="outputs_relu", dtype="float32")(o)
+    f = layers.Lambda(lambda t: soft_masks(t, epsilon), name="soft_masks", dtype="float32")(o)
+    estimates = layers.Multiply(name="magnitude_estimates", dtype="float32")([f, magnitude])
     model = keras.Model(magnitude, estimates, name=name)
     if stats is not None:
         normaliser.set_weights(list(_check_stats(stats, freq_bins)))
@@ -382,6 +383,30 @@ def training_blocks(songs, config):
         xs.append(blocks[0][audible])
         ys.append(np.concatenate(blocks[1:], axis=-1)[audible])
     return np.concatenate(xs).astype(np.float32), np.concatenate(ys).astype(np.float32)
+
+
+def chunk_examples(chunk, config):
+    """Full-mode training blocks of one chunk read from disk: `training_blocks` of the chunk as a short song.
+
+    Used in: scripts/train_autoencoder.py (`training.chunk_dataset` calls it for every chunk it reads).
+
+    Args:
+        chunk: dict from `training.read_chunk` (mixture and the stems as (n, channels) arrays).
+        config: see `check_config`.
+    Returns:
+        (x (n_blocks, F, T, 1), y (n_blocks, F, T, k)) float32; silent blocks are left out, so n_blocks may be 0.
+    """
+    return training_blocks([(chunk["mixture"], {name: chunk[name] for name in config["sources"]}, config["sr"])],
+                           config)
+
+
+def example_shapes(config):
+    """((F, T, 1), (F, T, k)): the shapes of one training block for `config`.
+
+    Used in: scripts/train_autoencoder.py.
+    """
+    freq, frames = config["n_fft"] // 2 + 1, config["block_frames"]
+    return (freq, frames, 1), (freq, frames, len(config["sources"]))
 
 
 def train(model, x, y, epochs=10, batch_size=16, validation_data=None, verbose=0):

@@ -1,13 +1,14 @@
 """The grand comparison (S4): every separator of the course on the same tracks, timed and scored alike.
 
-Used in: 10_grand_comparison.ipynb.
+Used in: 10_grand_comparison.ipynb (everything), 06_masks_and_evaluation.ipynb (`run_comparison`).
 
 A *method* is any function (mixture, stems) -> {name: estimate}: it gets the true stems only so that
 oracle masks and the oracle-assisted baselines (NMF, ICA) can use them; blind methods ignore them.
 Every method is scored twice where it can be:
 - "vocals/accompaniment": vocals against the true vocals and accompaniment against the mixture minus
-  the vocals, evaluated jointly (SiSEC's vocals/accompaniment task). Four-stem methods get their
-  accompaniment as drums + bass + other (`masks.add_accompaniment`).
+  the vocals (or musdb's accompaniment when the stems hold it), evaluated jointly (SiSEC's
+  vocals/accompaniment task). Four-stem methods get their accompaniment as drums + bass + other
+  (`masks.add_accompaniment`).
 - "four stems": vocals, drums, bass, other evaluated jointly, for methods that separate all four; the
   drums, bass and other rows come from here.
 Both use `evaluation.evaluate_track` (museval BSS Eval v4, 1-s frames, silent stems and frames left out),
@@ -15,10 +16,12 @@ so `evaluation.sisec_medians` aggregates the rows exactly as in notebooks 06–0
 """
 import time
 
+import numpy as np
 import pandas as pd
 
 from . import masks
-from .datasets import MUSDB_TARGETS
+from .audio import excerpt
+from .datasets import MUSDB_TARGETS, track_arrays
 from .evaluation import evaluate_track, sisec_medians
 
 PAIR, FOUR = "vocals/accompaniment", "four stems"
@@ -26,25 +29,66 @@ PAIR, FOUR = "vocals/accompaniment", "four stems"
 
 def _check_track(track, name):
     if not (isinstance(track, (tuple, list)) and len(track) == 3 and isinstance(track[1], dict)):
-        raise ValueError(f"Track {name!r} must be a (mixture, stems, sr) tuple from datasets.track_arrays.")
+        raise ValueError(f"Track {name!r} must be a (mixture, stems, sr) tuple from datasets.track_arrays "
+                         f"or a musdb track from datasets.load_musdb(...).tracks.")
     mixture, stems, sr = track
     missing = [stem for stem in MUSDB_TARGETS if stem not in stems]
     if missing:
         raise ValueError(f"Track {name!r} lacks the stems {missing}: read it with datasets.track_arrays(track) "
                          f"(all four MUSDB stems).")
     mixture = masks._check_mixture(mixture)
-    return mixture, masks._check_sources({stem: stems[stem] for stem in MUSDB_TARGETS}, mixture), sr
+    return mixture, masks._check_sources(stems, mixture), sr
 
 
-def score_estimates(method, name, mixture, stems, estimates, sr):
+def _is_musdb_track(track):
+    return hasattr(track, "targets") and hasattr(track, "name")
+
+
+def iter_tracks(tracks, names=None, targets=MUSDB_TARGETS):
+    """Yield (name, (mixture, stems, sr)) one track at a time, reading musdb tracks only when their turn comes.
+
+    Used in: `run_comparison` (06, 10); usable for any per-song loop (08, 09) that must hold one song at a time.
+
+    Args:
+        tracks: musdb tracks (`datasets.load_musdb(...).tracks[:n]`, read from disk one by one) or
+            (mixture, stems, sr) tuples from `datasets.track_arrays` (already in memory).
+        names: one name per track; None takes each musdb track's own name (required for tuples).
+        targets: the stems read from musdb tracks (the four MUSDB stems at least; add "accompaniment"
+            to score against musdb's accompaniment rather than mixture - vocals).
+    Yields:
+        (name, (mixture (n, channels) float64, {stem: (n, channels) float64}, sr)).
+    """
+    missing = [stem for stem in MUSDB_TARGETS if stem not in targets]
+    if missing:
+        raise ValueError(f"targets must include the four MUSDB stems; {missing} missing from {list(targets)}.")
+    tracks = list(tracks)  # musdb track objects are light: the audio stays on disk until read below
+    if names is None:
+        if not all(_is_musdb_track(track) for track in tracks):
+            raise ValueError("Give one name per track (names=...) when the tracks are (mixture, stems, sr) tuples.")
+        names = [track.name for track in tracks]
+    names = list(names)
+    if len(tracks) == 0 or len(tracks) != len(names):
+        raise ValueError(f"Give one name per track: {len(tracks)} tracks, {len(names)} names (and at least one track).")
+    if not _is_musdb_track(tracks[0]):  # arrays already in memory: check them all before the long run starts
+        for track, name in zip(tracks, names):
+            _check_track(track, name)
+    for track, name in zip(tracks, names):
+        yield name, _check_track(track_arrays(track, targets) if _is_musdb_track(track) else track, name)
+
+
+def score_estimates(method, name, mixture, stems, estimates, sr, four_stems=True, quiet_db=None,
+                    window_seconds=1.0, hop_seconds=1.0):
     """Score one method's estimates of one track: the vocals/accompaniment pair and, if present, four stems.
 
-    Used in: 10; `run_comparison`.
+    Used in: 06, 10 (through `run_comparison`).
 
     Args:
         method, name: labels for the rows.
-        mixture: (n, channels); stems: the true {vocals, drums, bass, other}; sr: sample rate in Hz.
+        mixture: (n, channels); stems: the true {vocals, drums, bass, other} (and, if given, musdb's
+            "accompaniment", the reference of the pair task; otherwise mixture - vocals); sr: rate in Hz.
         estimates: {name: (n, channels)} with at least "vocals" (and "accompaniment" or other stems).
+        four_stems: also score vocals, drums, bass and other jointly when the method estimates all four.
+        quiet_db, window_seconds, hop_seconds: as `evaluation.bss_eval_frames` (SiSEC: None, 1 s, 1 s).
     Returns:
         DataFrame of `evaluation.evaluate_track` rows with a "task" column (PAIR or FOUR).
     """
@@ -54,49 +98,73 @@ def score_estimates(method, name, mixture, stems, estimates, sr):
         if len(estimates) < 2:
             raise ValueError(f"{method} returned only {sorted(estimates)}: add 'accompaniment' (e.g. mixture - vocals).")
         estimates = masks.add_accompaniment(estimates)
-    references = {"vocals": stems["vocals"], "accompaniment": mixture - stems["vocals"]}
-    frames = [evaluate_track(method, name, references, estimates, sr).assign(task=PAIR)]
-    if all(stem in estimates for stem in MUSDB_TARGETS):
+    eval_args = dict(quiet_db=quiet_db, window_seconds=window_seconds, hop_seconds=hop_seconds)
+    accompaniment = stems["accompaniment"] if "accompaniment" in stems else mixture - stems["vocals"]
+    references = {"vocals": stems["vocals"], "accompaniment": accompaniment}
+    frames = [evaluate_track(method, name, references, estimates, sr, **eval_args).assign(task=PAIR)]
+    if four_stems and all(stem in estimates for stem in MUSDB_TARGETS):
         four = evaluate_track(method, name, {s: stems[s] for s in MUSDB_TARGETS},
-                              {s: estimates[s] for s in MUSDB_TARGETS}, sr)
+                              {s: estimates[s] for s in MUSDB_TARGETS}, sr, **eval_args)
         frames.append(four[four["target"] != "vocals"].assign(task=FOUR))
     return pd.concat(frames, ignore_index=True)
 
 
-def run_comparison(methods, tracks, names, progress=True, keep=None):
-    """Separate every track with every method, time each separation, and score it.
+def _kept(audio, sr, seconds):
+    """A listening excerpt (`audio.excerpt`) as its own small float32 array, so the song itself can be freed."""
+    return np.array(excerpt(audio, sr, seconds, fit=True), dtype=np.float32)
 
-    Used in: 10.
+
+def run_comparison(methods, tracks, names=None, progress=True, keep=None, keep_seconds=None, keep_inputs=False,
+                   score_args=None, targets=MUSDB_TARGETS):
+    """Separate every track with every method, time each separation, and score it, holding one track at a time.
+
+    Used in: 06, 10.
+
+    For each track in turn: read it (musdb tracks are read from disk only now), run every method on it,
+    score each estimate as soon as it exists, keep the scores and the excerpts asked for, and let the
+    audio go before the next track. Memory therefore does not grow with the number of tracks.
 
     Args:
         methods: dict method name -> function(mixture, stems) -> {name: estimate}.
-        tracks: (mixture, stems, sr) tuples from `datasets.track_arrays` (all four stems).
-        names: one name per track.
-        progress: show a progress bar (tqdm) over the method x track separations.
+        tracks: musdb tracks (`load_musdb(...).tracks[:n]`) or (mixture, stems, sr) tuples from
+            `datasets.track_arrays`; see `iter_tracks`.
+        names: one name per track (None: the musdb tracks' own names).
+        progress: show a progress bar (tqdm) over the track x method separations.
         keep: track names whose vocal estimates are returned, for listening (None: none; "all": every track).
+        keep_seconds: how much of each kept signal to return, as float32: None (all), s (the first s
+            seconds) or (start, end) in seconds, moved back to end at a shorter song's end
+            (`audio.excerpt` with fit=True). Full-length songs: keep a short excerpt.
+        keep_inputs: also keep the kept tracks' true vocals, as (track, "truth"), and mixture, as
+            (track, "mixture (input)").
+        score_args: keyword arguments of `score_estimates`, e.g. dict(four_stems=False, quiet_db=30).
+        targets: the stems read from musdb tracks (see `iter_tracks`).
     Returns:
         (frames, timings, kept): frames of `score_estimates` for everything; timings: DataFrame with
-        method, track, seconds (separation only) and audio_seconds; kept: {(track, method): vocals estimate}.
+        method, track, seconds (separation only) and audio_seconds; kept: {(track, method): vocals excerpt}.
     """
     from tqdm.auto import tqdm
 
     if not methods or not callable(next(iter(methods.values()), None)):
         raise ValueError("methods must be a non-empty dict name -> function(mixture, stems) -> estimates.")
-    if len(tracks) == 0 or len(tracks) != len(names):
-        raise ValueError(f"Give one name per track: {len(tracks)} tracks, {len(names)} names (and at least one track).")
-    checked = [_check_track(track, name) for track, name in zip(tracks, names)]
+    tracks = list(tracks)
     frames, timings, kept = [], [], {}
     with tqdm(total=len(methods) * len(tracks), desc="separating and scoring", disable=not progress) as bar:
-        for method, separate in methods.items():
-            for (mixture, stems, sr), name in zip(checked, names):
+        for name, (mixture, stems, sr) in iter_tracks(tracks, names, targets):
+            keeping = keep == "all" or name in (keep or ())
+            if keeping and keep_inputs:
+                kept[(name, "truth")] = _kept(stems["vocals"], sr, keep_seconds)
+                kept[(name, "mixture (input)")] = _kept(mixture, sr, keep_seconds)
+            for method, separate in methods.items():
                 start = time.perf_counter()
                 estimates = separate(mixture, stems)
                 seconds = time.perf_counter() - start
-                frames.append(score_estimates(method, name, mixture, stems, estimates, sr))
+                frames.append(score_estimates(method, name, mixture, stems, estimates, sr, **(score_args or {})))
                 timings.append({"method": method, "track": name, "seconds": seconds, "audio_seconds": len(mixture) / sr})
-                if keep == "all" or name in (keep or ()):
-                    kept[(name, method)] = estimates["vocals"]
+                if keeping:
+                    kept[(name, method)] = _kept(estimates["vocals"], sr, keep_seconds)
+                del estimates  # before the next method allocates its own
                 bar.update()
+            del mixture, stems  # before the next track is read
     return pd.concat(frames, ignore_index=True), pd.DataFrame(timings), kept
 
 

@@ -51,6 +51,15 @@ def speakers_root(data_mode="sample", root=None):
     return data_dir() / "speakers" if data_mode == "sample" else cache_dir("kaggle_speakers")
 
 
+def _found(folder, limit=6):
+    """What a folder holds, for error messages: "it holds a, b/, c (+3 more)" or "it is empty"."""
+    entries = sorted(f"{p.name}/" if p.is_dir() else p.name for p in Path(folder).iterdir())
+    if not entries:
+        return "it is empty"
+    more = f" (+{len(entries) - limit} more)" if len(entries) > limit else ""
+    return f"it holds {', '.join(entries[:limit])}{more}"
+
+
 def _speaker_folders(root):
     """Map speaker label -> folder, accepting ``root`` or ``root/50_speakers_audio_data``."""
     root = Path(root)
@@ -64,9 +73,14 @@ def _speaker_folders(root):
     # canonical names (Speaker_0026) first, so that a duplicate (Speaker26) is the one set apart
     numbered.sort(key=lambda item: (item[0], item[1].name != f"Speaker_{item[0]:04d}", item[1].name))
     if not numbered:
+        hint = ""
+        if any(p.suffix.lower() in AUDIO_EXTENSIONS for p in base.iterdir()):
+            hint = f" It holds audio files itself: is it one speaker's folder? Pass the folder above it ({base.parent})."
+        elif nested := sorted(base.glob(f"*/{SPEAKERS_SUBFOLDER}")):
+            hint = f" The dataset seems to be one level down: pass {nested[0].parent}."
         raise FileNotFoundError(
-            f"No speaker folders (Speaker_0000, Speaker_0001, ...) in {base}. Expected the Kaggle layout "
-            f"{SPEAKERS_SUBFOLDER}/Speaker_0000/Speaker_0000_00000.wav."
+            f"No speaker folders (Speaker_0000, Speaker_0001, ...) in {base}; {_found(base)}. Expected the Kaggle "
+            f"layout {SPEAKERS_SUBFOLDER}/Speaker_0000/Speaker_0000_00000.wav.{hint}"
         )
     folders = {}
     for number, folder in numbered:
@@ -95,12 +109,18 @@ def list_speaker_files(root):
         and ``path``, sorted by speaker then file.
     Raises:
         FileNotFoundError: missing root, no speaker folders, or a speaker folder without audio.
+        ValueError: empty (0-byte) files, left by an interrupted download.
     """
     rows = []
     for label, folder in _speaker_folders(root).items():
         files = sorted(p for p in folder.iterdir() if p.suffix.lower() in AUDIO_EXTENSIONS)
         if not files:
-            raise FileNotFoundError(f"Speaker folder {folder} holds no audio files ({', '.join(sorted(AUDIO_EXTENSIONS))}).")
+            raise FileNotFoundError(f"Speaker folder {folder} holds no audio files ({', '.join(sorted(AUDIO_EXTENSIONS))}); "
+                                    f"{_found(folder)}.")
+        empty = [p.name for p in files if p.stat().st_size == 0]
+        if empty:
+            raise ValueError(f"{len(empty)} file(s) in {folder} are empty (0 bytes), e.g. {empty[0]}: the download or "
+                             f"unzip was interrupted. Download the dataset again (delete {Path(root)} first).")
         rows += [(label, p.name, str(p)) for p in files]
     return pd.DataFrame(rows, columns=["speaker", "file", "path"]).sort_values(["speaker", "file"], ignore_index=True)
 
@@ -234,6 +254,8 @@ def download_kaggle_speakers(dest=None):
 # ----------------------------------------------------------------------------------------------
 MUSDB_TARGETS = ("vocals", "drums", "bass", "other")
 MUSDB_FILES = ("mixture",) + MUSDB_TARGETS
+MUSDB18_SR = 44_100  # MUSDB18's rate
+SAMPLE_MUSIC_SR = 22_050  # the bundled music sample's rate
 MUSDB_PREVIEW_ROOT = Path("~/MUSDB18/MUSDB18-7").expanduser()  # where musdb's download=True puts the preview
 
 
@@ -314,32 +336,128 @@ def musdb_root(data_mode="sample", root=None):
     return Path(root).expanduser()
 
 
+def check_rate(track_or_sr, expected_sr, what="track"):
+    """Raise a clear error unless a track (or a rate in Hz) is at the sample rate a configuration expects.
+
+    Used in: `load_musdb` (its `sr` argument).
+
+    Args:
+        track_or_sr: a musdb track (anything with ``.rate``) or a rate in Hz.
+        expected_sr: the rate the configuration (e.g. ``CONFIG["sr"]``) is built for, in Hz.
+        what: what to call the track in the message (default: the track's name, else "track").
+    Returns:
+        the rate, as an int.
+    Raises:
+        ValueError: the rates differ; the message says which DATA_MODE or configuration fits the data.
+    """
+    rate = getattr(track_or_sr, "rate", track_or_sr)
+    if what == "track" and hasattr(track_or_sr, "name"):
+        what = f"track '{track_or_sr.name}'"
+    if not isinstance(rate, (int, float, np.integer, np.floating)) or rate <= 0:
+        raise ValueError(f"check_rate needs a musdb track or a rate in Hz, got {track_or_sr!r}.")
+    if int(rate) != int(expected_sr):
+        raise ValueError(
+            f"{what} is at {int(rate)} Hz, but the configuration expects {int(expected_sr)} Hz. Use the "
+            f"configuration made for this data (sample mode: the bundled {SAMPLE_MUSIC_SR} Hz songs; full mode: "
+            f"MUSDB18 at {MUSDB18_SR} Hz), or point the data root at songs of {int(expected_sr)} Hz."
+        )
+    return int(rate)
+
+
+def _mp4_problem(path):
+    """Why a .stem.mp4 file cannot be a complete MP4 (empty, truncated, another format), or None.
+
+    Walks the file's top-level boxes: a complete MP4 starts with ``ftyp``, holds ``moov`` and ``mdat``, and
+    its boxes add up to the file size exactly (a copy or download cut short does not).
+    """
+    size, position, kinds = path.stat().st_size, 0, []
+    if size == 0:
+        return "is empty (0 bytes)"
+    with open(path, "rb") as f:
+        while position < size:
+            f.seek(position)
+            header = f.read(16)
+            if len(header) < 8:
+                return f"is truncated (it ends inside a box header at byte {position} of {size})"
+            box_size, kind = int.from_bytes(header[:4], "big"), header[4:8]
+            if box_size == 1 and len(header) == 16:
+                box_size = int.from_bytes(header[8:16], "big")
+            elif box_size == 0:  # the last box runs to the end of the file
+                box_size = size - position
+            if position == 0 and kind != b"ftyp":
+                return f"is not an MP4 file (it starts with {header[:8]!r}, not an 'ftyp' box)"
+            if box_size < 8 or not all(32 <= byte < 127 for byte in kind):  # box types are 4 printable characters
+                return f"is damaged (no MP4 box at byte {position})"
+            if position + box_size > size:
+                return f"is truncated ({size:,} bytes, but its '{kind.decode()}' box needs {position + box_size:,})"
+            kinds.append(kind)
+            position += box_size
+    if b"moov" not in kinds or b"mdat" not in kinds:
+        return "is incomplete (it lacks its 'moov' or 'mdat' box)"
+    return None
+
+
+def _wav_track_problem(track):
+    """Why a decoded MUSDB track folder cannot be read (missing, empty or unreadable stems, mixed rates), or None."""
+    missing = [f"{name}.wav" for name in MUSDB_FILES if not (track / f"{name}.wav").is_file()]
+    if missing:
+        return f"lacks {', '.join(missing)}"
+    shapes = {}
+    for name in MUSDB_FILES:
+        try:
+            info = sf.info(track / f"{name}.wav")
+        except (sf.LibsndfileError, RuntimeError):
+            return f"has an unreadable {name}.wav ({(track / f'{name}.wav').stat().st_size} bytes: half-written?)"
+        if info.frames == 0:
+            return f"has an empty {name}.wav (no samples: half-written?)"
+        shapes[name] = (info.samplerate, info.frames)
+    if len(set(shapes.values())) > 1:
+        return "has stems of different rates or lengths (" + ", ".join(
+            f"{name} {rate} Hz x {frames}" for name, (rate, frames) in shapes.items()) + ")"
+    return None
+
+
 def _check_musdb_layout(root, subsets):
-    """Raise a clear error unless `root` holds MUSDB tracks; return is_wav (decoded tree or stems)."""
+    """Raise a clear error unless `root` holds readable MUSDB tracks; return is_wav (decoded tree or stems).
+
+    Reads only file headers (every stem file's MP4 boxes, every WAV file's header); never writes.
+    """
     root = Path(root)
+    fix = "Point MUSDB_PATH (or root=) at the folder holding MUSDB18's train/ and test/ folders."
     if not root.is_dir():
-        raise FileNotFoundError(f"MUSDB root not found: {root}.")
-    is_wav = None
+        raise FileNotFoundError(f"MUSDB root not found: {root}. {fix}")
+    if any(root.glob("*.stem.mp4")) or any(root.glob("*/mixture.wav")):
+        raise FileNotFoundError(f"{root} holds tracks itself: it looks like MUSDB18's train/ or test/ folder. "
+                                f"Pass the folder above it ({root.parent}).")
+    kinds = {}
     for subset in subsets:
         folder = root / subset
         if not folder.is_dir():
-            raise FileNotFoundError(f"{root} has no '{subset}' folder; MUSDB18 is laid out as root/train and root/test.")
+            nested = sorted(d for d in root.glob(f"*/{subset}") if d.is_dir())
+            hint = f" The dataset seems to be one level down: pass {nested[0].parent}." if nested else f" {fix}"
+            raise FileNotFoundError(f"{root} has no '{subset}' folder ({_found(root)}); MUSDB18 is laid out as "
+                                    f"root/train and root/test.{hint}")
         stems = sorted(folder.glob("*.stem.mp4"))
         tracks = sorted(d for d in folder.iterdir() if d.is_dir())
-        if stems:
-            is_wav = False
-            continue
-        if not tracks:
-            raise FileNotFoundError(f"{folder} holds no tracks (neither <track>/mixture.wav folders nor .stem.mp4 files).")
-        for track in tracks:
-            missing = [f"{name}.wav" for name in MUSDB_FILES if not (track / f"{name}.wav").is_file()]
-            if missing:
-                raise FileNotFoundError(f"Track folder {track} lacks {', '.join(missing)}.")
-        is_wav = True
-    return is_wav
+        if stems and tracks:
+            raise FileNotFoundError(f"{folder} mixes .stem.mp4 files and decoded track folders; keep one format "
+                                    f"(musdb reads either all stems or all WAV folders).")
+        if not stems and not tracks:
+            raise FileNotFoundError(f"{folder} holds no tracks (neither <track>/mixture.wav folders nor .stem.mp4 "
+                                    f"files); {_found(folder)}.")
+        for item in stems or tracks:
+            problem = _mp4_problem(item) if stems else _wav_track_problem(item)
+            if problem:
+                what = "Stem file" if stems else "Track folder"
+                raise FileNotFoundError(f"{what} {item} {problem}. Copy or download it again (or remove it).")
+        kinds[subset] = not stems
+    if len(set(kinds.values())) > 1:
+        raise FileNotFoundError(f"{root}: " + ", ".join(f"{k} holds {'WAV folders' if v else '.stem.mp4 files'}"
+                                                      for k, v in kinds.items()) + "; musdb reads one format per root.")
+    return next(iter(kinds.values()))
 
 
-def load_musdb(data_mode="sample", subsets=("train", "test"), split=None, root=None, download=False):
+def load_musdb(data_mode="sample", subsets=("train", "test"), split=None, root=None, download=False, sr=None):
     """Open the music dataset with ``musdb.DB``: the same code path for the sample and MUSDB18.
 
     Used in: 00, 06–10.
@@ -350,11 +468,13 @@ def load_musdb(data_mode="sample", subsets=("train", "test"), split=None, root=N
         split: "train"/"valid" (only with subsets="train"; musdb's fixed validation list).
         root: full mode: the MUSDB18 folder (default ``MUSDB_PATH``).
         download: full mode: fetch musdb's 7-second preview (needs internet; for Colab).
+        sr: if given, the rate in Hz every track must have (e.g. ``CONFIG["sr"]``), see `check_rate`.
     Returns:
         musdb.DB whose ``tracks`` each give ``.audio`` (n, 2), ``.rate`` and
         ``.targets[name].audio`` for vocals, drums, bass, other, accompaniment.
     Raises:
-        RuntimeError: ffmpeg missing. FileNotFoundError: root missing or wrongly laid out.
+        RuntimeError: ffmpeg missing. FileNotFoundError: root missing, wrongly laid out or half-written.
+        ValueError: a track at another rate than `sr`, or a stem file without MUSDB18's five streams.
         ConnectionError: the preview download failed.
     """
     require_ffmpeg()
@@ -372,7 +492,14 @@ def load_musdb(data_mode="sample", subsets=("train", "test"), split=None, root=N
             ) from err
     root = musdb_root(data_mode, root)
     is_wav = _check_musdb_layout(root, subsets)
-    return musdb.DB(root=str(root), is_wav=is_wav, subsets=subsets, split=split)
+    db = musdb.DB(root=str(root), is_wav=is_wav, subsets=subsets, split=split)
+    for track in db.tracks:
+        if not is_wav and len(track.info.audio_streams) != len(MUSDB_FILES):
+            raise ValueError(f"{track.path} holds {len(track.info.audio_streams)} audio stream(s); a MUSDB18 stem "
+                             f"file holds {len(MUSDB_FILES)} (mixture, drums, bass, other, vocals).")
+        if sr is not None:
+            check_rate(track, sr)
+    return db
 
 
 def track_arrays(track, targets=MUSDB_TARGETS):

@@ -6,7 +6,9 @@ SiSEC 2018 protocol: BSS Eval v4 (`museval`, time-invariant distortion filters) 
 with 1-s hops; per track the median over frames, then the median over tracks. museval sets a
 frame's scores to NaN when any reference (or estimate) is *exactly* zero in that frame; a frame
 where a reference is merely very quiet still gets a score, dominated by whatever else is there.
-`bss_eval_frames` flags such quiet frames so the aggregation can leave them out too.
+`bss_eval_frames` flags such quiet frames so the aggregation can leave them out too. A full-length song
+is scored in chunks of `CHUNK_SECONDS` (whole 1-s frames, filters fitted per chunk), so that scoring a
+3-minute song needs the memory of a 45-s one.
 """
 import numpy as np
 import pandas as pd
@@ -15,6 +17,9 @@ from .datasets import require_ffmpeg
 
 METRICS = ("SDR", "SIR", "SAR", "ISR")
 SISEC_FILTERS_SECONDS = 512 / 44100  # museval's 512-tap distortion filters at MUSDB's 44.1 kHz (11.6 ms)
+# Longer songs are scored in chunks of about this length, so that museval's memory does not grow with the song:
+# 45 s at 44.1 kHz plus the filters fit one 2**21-point FFT (a whole 3-min song: 2**23, over 3 GB for four targets).
+CHUNK_SECONDS = 45.0
 
 # Median vocals SDR (dB) on the MUSDB18 test set (50 full tracks, 44.1 kHz): other data than ours.
 PUBLISHED_VOCALS_SDR = {
@@ -96,8 +101,19 @@ def frame_levels_db(reference, sr, window_seconds=1.0, hop_seconds=1.0):
         return 10 * np.log10(energy / energy.max())
 
 
+def _chunks(n_samples, window, hop, chunk_samples):
+    """Sample ranges of consecutive evaluation chunks, each a whole number of museval's frames."""
+    n_frames = (n_samples - window + hop) // hop if window < n_samples else 1  # museval's Framing.nwin
+    per_chunk = max(1, chunk_samples // hop) if chunk_samples else n_frames
+    starts = list(range(0, n_frames, per_chunk))
+    if len(starts) > 1 and n_frames - starts[-1] < per_chunk / 2:
+        starts.pop()  # a short tail joins the chunk before it
+    ends = [(end - 1) * hop + window for end in starts[1:]] + [n_samples]
+    return [slice(start * hop, end) for start, end in zip(starts, ends)]
+
+
 def bss_eval_frames(references, estimates, sr, window_seconds=1.0, hop_seconds=1.0, quiet_db=None,
-                    filters_seconds=SISEC_FILTERS_SECONDS):
+                    filters_seconds=SISEC_FILTERS_SECONDS, chunk_seconds=CHUNK_SECONDS):
     """Frame-wise BSS Eval v4 (museval) of several estimates against their references, evaluated jointly.
 
     Used in: 06, 07–10.
@@ -111,6 +127,9 @@ def bss_eval_frames(references, estimates, sr, window_seconds=1.0, hop_seconds=1
             loudest frame (e.g. 40); None keeps museval's rule alone (exactly silent frames only).
         filters_seconds: length of BSS Eval's distortion filters; the default is museval's 512 taps
             at 44.1 kHz, converted to taps at `sr` (256 at 22050 Hz).
+        chunk_seconds: signals longer than 1.5 chunks are scored chunk by chunk (whole frames each), every
+            chunk with its own time-invariant filters, so memory stays that of one chunk; shorter signals,
+            and chunk_seconds=None, get museval's one set of filters for the whole signal, as in SiSEC.
     Returns:
         DataFrame, one row per (target, frame): target, frame, start (s), SDR, SIR, SAR, ISR (dB, as
         museval returns them, NaN in silent frames), level_db (the reference frame's level relative to
@@ -129,9 +148,11 @@ def bss_eval_frames(references, estimates, sr, window_seconds=1.0, hop_seconds=1
     if len(shapes) != 1:
         raise ValueError(f"All references must have the same shape, got {sorted(shapes)}.")
     window, hop = int(window_seconds * sr), int(hop_seconds * sr)
-    sdr, isr, sir, sar, _ = museval_metrics().bss_eval(
-        np.stack([ref for ref, _ in pairs]), np.stack([est for _, est in pairs]), window=window, hop=hop,
-        filters_len=int(round(filters_seconds * sr)))
+    chunks = _chunks(len(pairs[0][0]), window, hop, chunk_seconds and int(chunk_seconds * sr))
+    scores = [museval_metrics().bss_eval(
+        np.stack([ref[part] for ref, _ in pairs]), np.stack([est[part] for _, est in pairs]), window=window, hop=hop,
+        filters_len=int(round(filters_seconds * sr)))[:4] for part in chunks]
+    sdr, isr, sir, sar = (np.concatenate(metric, axis=1) for metric in zip(*scores))
     levels = np.stack([frame_levels_db(ref, sr, window_seconds, hop_seconds) for ref, _ in pairs])
     excluded = np.isnan(sdr).any(axis=0)
     if quiet_db is not None:
@@ -146,10 +167,10 @@ def bss_eval_frames(references, estimates, sr, window_seconds=1.0, hop_seconds=1
     })
 
 
-def evaluate_track(method, track, references, estimates, sr, quiet_db=None):
+def evaluate_track(method, track, references, estimates, sr, quiet_db=None, window_seconds=1.0, hop_seconds=1.0):
     """Frame-wise BSS Eval of one track's estimates, silent stems left out, ready for `evaluation.sisec_medians`.
 
-    Used in: 08, 09, 10 (four-source separators and the grand comparison).
+    Used in: 06, 08, 09, 10 (through `comparison.score_estimates` in 06 and 10).
 
     A stem that is silent in the whole excerpt cannot be scored (S1 scored such stems and reported
     SDRs near -139 dB), so it is left out here; `evaluation.bss_eval_frames` marks the frames where
@@ -160,6 +181,7 @@ def evaluate_track(method, track, references, estimates, sr, quiet_db=None):
         references: {source: true (n, channels) audio}; estimates: the same sources -> estimates.
         sr: sample rate in Hz.
         quiet_db: also exclude frames where a reference is this many dB below its loudest frame.
+        window_seconds, hop_seconds: evaluation frames (SiSEC: 1 s and 1 s).
     Returns:
         DataFrame of `evaluation.bss_eval_frames` rows with "method" and "track" columns.
     """
@@ -167,8 +189,8 @@ def evaluate_track(method, track, references, estimates, sr, quiet_db=None):
     if missing:
         raise ValueError(f"estimates lack {missing}: separate every source you evaluate (have {sorted(estimates)}).")
     audible = [name for name, ref in references.items() if np.any(ref)]
-    frames = bss_eval_frames({n: references[n] for n in audible}, {n: estimates[n] for n in audible},
-                                        sr, quiet_db=quiet_db)
+    frames = bss_eval_frames({n: references[n] for n in audible}, {n: estimates[n] for n in audible}, sr,
+                             window_seconds, hop_seconds, quiet_db=quiet_db)
     return frames.assign(method=method, track=track)
 
 

@@ -75,7 +75,8 @@ def speaker_sources(files, seconds, sr=SPEAKER_SR, highpass_hz=60.0):
     Used in: 01_cocktail_party_ica.ipynb, 05_separate_then_identify.ipynb.
 
     Each excerpt is high-pass filtered (4th-order Butterworth, zero phase) to remove the DC offsets and
-    rumble that some recordings carry; a microphone would not pass them either.
+    rumble that some recordings carry; a microphone would not pass them either. A speaker's clips are read
+    only until `seconds` are gathered, so memory stays small on the full dataset (minute-long clips).
 
     Args:
         files: DataFrame from `datasets.list_speaker_files` / `choose_speakers` (columns speaker, path).
@@ -90,7 +91,13 @@ def speaker_sources(files, seconds, sr=SPEAKER_SR, highpass_hz=60.0):
     n_samples = int(round(seconds * sr))
     speakers, signals = [], []
     for speaker, group in files.groupby("speaker", sort=True):
-        audio = np.concatenate([load_speaker_file(path, sr=sr) for path in group["path"]])
+        pieces, gathered = [], 0
+        for path in group["path"]:
+            if gathered >= n_samples:
+                break
+            pieces.append(load_speaker_file(path, sr=sr))
+            gathered += pieces[-1].size
+        audio = np.concatenate(pieces)
         if audio.size < n_samples:
             raise ValueError(f"{speaker} has only {audio.size / sr:.1f} s of audio, fewer than the {seconds} s "
                              f"asked for: lower SECONDS or choose other speakers.")

@@ -305,7 +305,8 @@ def build_mask_cnn(config=SAMPLE_CONFIG, name="mask_cnn"):
     x = layers.Dense(config["dense_units"])(x)
     x = layers.LeakyReLU(negative_slope=slope)(x)
     x = layers.Dropout(config["dense_dropout"])(x)
-    mask = layers.Dense(freq, activation="sigmoid", name="centre_mask")(x)
+    # float32 output (and loss) even when the rest computes in float16 (training.use_mixed_precision)
+    mask = layers.Dense(freq, activation="sigmoid", name="centre_mask", dtype="float32")(x)
     model = keras.Model(windows, mask, name=name)
     model.course_config = config
     return model
@@ -374,20 +375,58 @@ def train_mask_cnn(model, train_examples, val_examples=None, epochs=2, batch_siz
     Returns:
         dict metric -> list of per-epoch values: loss, bin_accuracy, mse (and val_... with validation).
     """
-    import keras
-
     freq, context = model.input_shape[1:]
     for label, examples in (("train_examples", train_examples), ("val_examples", val_examples)):
         if examples is not None and tuple(examples.windows.shape[1:]) != (freq, context):
             raise ValueError(f"{label} hold {examples.windows.shape[1:]} windows but the model takes ({freq}, "
                              f"{context}): make them with the model's configuration (model.course_config).")
-    metrics = [keras.metrics.BinaryAccuracy(name="bin_accuracy"), keras.metrics.MeanSquaredError(name="mse")]
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=weighted_binary_crossentropy(positive_weight),
-                  metrics=metrics)
+    compile_mask_cnn(model, learning_rate, positive_weight)
     validation = None if val_examples is None else window_dataset(val_examples, 256, shuffle=False)
     history = model.fit(window_dataset(train_examples, batch_size, seed=seed), validation_data=validation,
                         epochs=epochs, shuffle=False, verbose=verbose)  # window_dataset shuffles
     return {name: [float(v) for v in values] for name, values in history.history.items()}
+
+
+def compile_mask_cnn(model, learning_rate=1e-3, positive_weight=1.0):
+    """Compile a mask CNN with Adam, `weighted_binary_crossentropy` and the bin_accuracy and mse metrics.
+
+    Used in: `train_mask_cnn`; scripts/train_mask_cnn.py (full mode).
+
+    Returns:
+        the model, compiled.
+    """
+    import keras
+
+    metrics = [keras.metrics.BinaryAccuracy(name="bin_accuracy"), keras.metrics.MeanSquaredError(name="mse")]
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=weighted_binary_crossentropy(positive_weight),
+                  metrics=metrics)
+    return model
+
+
+def chunk_examples(chunk, source, config, frame_step=1):
+    """Full-mode training pairs of one chunk read from disk: its windows and centre-frame masks, every channel.
+
+    Used in: scripts/train_mask_cnn.py (`training.chunk_dataset` calls it for every chunk it reads).
+
+    The chunk is treated as a short track (`window_examples`): frames beyond its ends are silence.
+
+    Args:
+        chunk: dict from `training.read_chunk` (mixture and the stems as (n, channels) arrays).
+        source: the source whose mask is the target; config, frame_step: as `window_examples`.
+    Returns:
+        (windows (N, freq, context), targets (N, freq)) float32 arrays.
+    """
+    examples = window_examples([(chunk["mixture"], {source: chunk[source]}, config["sr"])], source, config, frame_step)
+    return np.ascontiguousarray(examples.windows[examples.positions]), examples.targets
+
+
+def example_shapes(config):
+    """((freq, context), (freq,)): the shapes of one training pair for `config`.
+
+    Used in: scripts/train_mask_cnn.py.
+    """
+    freq = config["n_fft"] // 2 + 1
+    return (freq, config["context"]), (freq,)
 
 
 def train_models(train_tracks, config, sources=SOURCES, val_tracks=None, epochs=2, batch_size=64, frame_step=1,

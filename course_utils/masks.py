@@ -121,10 +121,18 @@ def ratio_masks(magnitudes, alpha=1.0):
         dict name -> mask in [0, 1], same shape as the magnitudes.
     """
     powers = _check_magnitudes(magnitudes)
-    powers = {name: mag**alpha for name, mag in powers.items()}
+    return _shares_in_place({name: mag**alpha for name, mag in powers.items()})
+
+
+def _shares_in_place(powers):
+    """Divide each array of `powers` by their sum, in place (bins where all are zero: shared equally)."""
     total = sum(powers.values())
+    audible = total > 0
     share = 1.0 / len(powers)
-    return {name: np.divide(p, total, out=np.full(total.shape, share), where=total > 0) for name, p in powers.items()}
+    for power in powers.values():
+        np.divide(power, total, out=power, where=audible)
+        power[~audible] = share
+    return powers
 
 
 def binary_masks(magnitudes, mixture_magnitude, alpha=1.0, theta=0.5):
@@ -181,11 +189,16 @@ def oracle_masks(mixture, sources, kind="IRM2", n_fft=N_FFT, hop_length=HOP_LENG
         raise ValueError(f"kind must be one of {ORACLE_MASKS}, got {kind!r}.")
     mixture = _check_mixture(mixture)
     sources = _check_sources(sources, mixture)
-    magnitudes = {name: np.abs(stft(s, n_fft, hop_length)) for name, s in sources.items()}
     alpha = float(kind[-1])
+    # one spectrogram at a time (IBM) and masks made in place (IRM): less memory for a full-length song
     if kind.startswith("IBM"):
-        return binary_masks(magnitudes, np.abs(stft(mixture, n_fft, hop_length)), alpha=alpha)
-    return ratio_masks(magnitudes, alpha=alpha)
+        mix_magnitude = np.abs(stft(mixture, n_fft, hop_length))
+        return {name: binary_masks({name: np.abs(stft(s, n_fft, hop_length))}, mix_magnitude, alpha=alpha)[name]
+                for name, s in sources.items()}
+    powers = {name: np.abs(stft(s, n_fft, hop_length)) for name, s in sources.items()}
+    for power in powers.values():
+        power **= alpha  # numpy's in-place power: the same values as mag**alpha in `ratio_masks`
+    return _shares_in_place(powers)
 
 
 def apply_masks(mixture, masks, n_fft=N_FFT, hop_length=HOP_LENGTH):

@@ -1,12 +1,18 @@
 """Run the whole course headless: every notebook in order, executed copies and HTML in build/.
 
 Usage:  python -m course_utils.run_course [--mode sample|full] [--only 00 03] [--out build]
+            [--musdb-root DIR] [--speakers-root DIR] [--param NAME=VALUE ...]
+
+Each notebook gets DATA_MODE, MUSDB_ROOT / SPEAKERS_ROOT and the --param values, but only the names
+its parameters cell defines (so --param EPOCHS=1 reaches 03-05 and nothing else). VALUE is a Python
+literal (1, 0.5, (60, 90), None, "text"); anything else is passed as a string.
 
 Prints a summary table (notebook, seconds, headline result). Each notebook's check cell prints
 its headline with `runtime.headline`; a notebook that fails stops nothing else but is reported,
 and the command exits non-zero.
 """
 import argparse
+import ast
 import logging
 import re
 import sys
@@ -28,10 +34,84 @@ def _headline(notebook):
     return found[-1] if found else "(no headline printed)"
 
 
-def run_notebook(path, out_dir, data_mode="sample"):
+def parse_param(text):
+    """Split a ``--param NAME=VALUE`` argument into (NAME, value), VALUE read as a Python literal.
+
+    Used in: `main`; tests/test_full_mode.py.
+
+    Args:
+        text: e.g. "EPOCHS=2", "EXAMPLE_SECONDS=(60, 90)", "NAME=text" (not a literal: kept as a string).
+    Returns:
+        (name, value).
+    Raises:
+        ValueError: no "=" or a name that is not a Python identifier.
+    """
+    name, sep, value = text.partition("=")
+    name = name.strip()
+    if not sep or not name.isidentifier():
+        raise ValueError(f"--param wants NAME=VALUE with NAME a Python name (e.g. EPOCHS=2), got {text!r}.")
+    try:
+        return name, ast.literal_eval(value.strip())
+    except (ValueError, SyntaxError):
+        return name, value.strip()
+
+
+def notebook_parameters(path):
+    """The names a notebook's ``parameters`` cell assigns.
+
+    Used in: `notebook_run_parameters`. Read with Python's parser (papermill's own reader skips lines whose
+    comment it cannot parse, e.g. 08's ``MUSDB_ROOT = None  # ... (None = $MUSDB_PATH)``).
+
+    Raises:
+        ValueError: the notebook has no cell tagged ``parameters``.
+    """
+    import nbformat
+
+    cells = [c for c in nbformat.read(path, as_version=4).cells if "parameters" in c.metadata.get("tags", [])]
+    if not cells:
+        raise ValueError(f"{Path(path).name} has no cell tagged 'parameters'; tag its parameters cell.")
+    names = set()
+    for node in ast.parse(cells[0].source).body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
+            node, (ast.AnnAssign, ast.AugAssign)) else []
+        for target in targets:
+            names |= {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
+    return names
+
+
+def notebook_run_parameters(path, data_mode, musdb_root=None, speakers_root=None, params=None):
+    """The parameters papermill gives one notebook: DATA_MODE, the dataset roots and the `params` it defines.
+
+    Used in: `main`; tests/test_full_mode.py.
+
+    Args:
+        path: the notebook.
+        data_mode: "sample" or "full" (always passed).
+        musdb_root, speakers_root: folders passed as MUSDB_ROOT / SPEAKERS_ROOT (None: not passed).
+        params: {name: value} passed to each notebook whose parameters cell defines the name.
+    Returns:
+        dict for ``papermill.execute_notebook(parameters=...)``; tuples become lists (papermill would pass a
+        tuple as its text, "(60, 90)").
+    """
+    wanted = {"MUSDB_ROOT": musdb_root and str(Path(musdb_root).resolve()),
+              "SPEAKERS_ROOT": speakers_root and str(Path(speakers_root).resolve()), **(params or {})}
+    defined = notebook_parameters(path)
+    chosen = {k: list(v) if isinstance(v, tuple) else v for k, v in wanted.items() if v is not None and k in defined}
+    return {"DATA_MODE": data_mode, **chosen}
+
+
+def run_notebook(path, out_dir, parameters, execution_timeout=None):
     """Execute one notebook with papermill and export it to HTML; return (seconds, headline, error).
 
-    Used in: `main` (the README's "run the whole course" command).
+    Used in: `main` (the README's "run the whole course" command); tests/test_full_mode.py.
+
+    Args:
+        path: the notebook.
+        out_dir: executed copy to ``out_dir/notebooks``, HTML to ``out_dir/html`` (created if needed).
+        parameters: {name: value} for its parameters cell, e.g. from `notebook_run_parameters`.
+        execution_timeout: seconds a cell may run before it is stopped (None: no limit).
+    Returns:
+        (seconds, headline printed by the check cell, None or "ErrorType: last line of the error").
     """
     import nbformat
     import papermill
@@ -41,12 +121,16 @@ def run_notebook(path, out_dir, data_mode="sample"):
     # each sample value confuse its parser into harmless "Unable to parse line" warnings
     logging.getLogger("papermill.translators").setLevel(logging.ERROR)
 
+    path, out_dir = Path(path), Path(out_dir)
+    for sub in ("notebooks", "html"):
+        (out_dir / sub).mkdir(parents=True, exist_ok=True)
     executed = out_dir / "notebooks" / path.name
     start = time.perf_counter()
     error = None
     try:
-        papermill.execute_notebook(str(path), str(executed), parameters={"DATA_MODE": data_mode},
-                                   cwd=str(path.parent), kernel_name="python3", progress_bar=False)
+        papermill.execute_notebook(str(path), str(executed), parameters=parameters,
+                                   cwd=str(path.parent), kernel_name="python3", progress_bar=False,
+                                   execution_timeout=execution_timeout)
     except Exception as err:  # papermill still writes the partly executed notebook
         error = f"{type(err).__name__}: {str(err).strip().splitlines()[-1] if str(err).strip() else ''}"
     seconds = time.perf_counter() - start
@@ -76,22 +160,37 @@ def main(argv=None):
     parser.add_argument("--only", nargs="*", help="notebook number prefixes to run, e.g. 00 03")
     parser.add_argument("--out", default=None, help="output folder (default: <course>/build)")
     parser.add_argument("--update-readme", action="store_true", help="write the measured times into README.md")
+    parser.add_argument("--musdb-root", help="MUSDB18 folder (train/, test/), passed as MUSDB_ROOT")
+    parser.add_argument("--speakers-root", help="Kaggle speaker folder, passed as SPEAKERS_ROOT")
+    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                        help="a parameter for every notebook that defines NAME (repeatable)")
     args = parser.parse_args(argv)
+    try:
+        params = dict(parse_param(text) for text in args.param)
+    except ValueError as err:
+        parser.error(str(err))
+    for flag, folder in (("--musdb-root", args.musdb_root), ("--speakers-root", args.speakers_root)):
+        if folder is not None and not Path(folder).is_dir():
+            parser.error(f"{flag} {folder}: no such folder.")
 
     root = course_root()
     out_dir = Path(args.out) if args.out else root / "build"
-    for sub in ("notebooks", "html"):
-        (out_dir / sub).mkdir(parents=True, exist_ok=True)
     notebooks = sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     if args.only:
         notebooks = [nb for nb in notebooks if nb.name[:2] in args.only]
     if not notebooks:
         sys.exit("No notebooks to run.")
+    run_parameters = {path: notebook_run_parameters(path, args.mode, args.musdb_root, args.speakers_root, params)
+                      for path in notebooks}
+    unused = set(params) - {name for chosen in run_parameters.values() for name in chosen}
+    if unused:
+        parser.error(f"--param {', '.join(sorted(unused))}: no notebook run here has such a parameter.")
 
     rows, failed = [], 0
     for path in notebooks:
-        print(f"-> {path.name} ...", flush=True)
-        seconds, headline, error = run_notebook(path, out_dir, args.mode)
+        passed = ", ".join(f"{k}={v!r}" for k, v in run_parameters[path].items())
+        print(f"-> {path.name} ({passed}) ...", flush=True)
+        seconds, headline, error = run_notebook(path, out_dir, run_parameters[path])
         failed += error is not None
         rows.append((path.stem, seconds, f"FAILED {error}" if error else headline))
 

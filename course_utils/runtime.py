@@ -7,6 +7,7 @@ import importlib
 import os
 import platform
 import random
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -14,7 +15,39 @@ from pathlib import Path
 import numpy as np
 
 REPOSITORY = "audio-separation-course/audio-separation-course"
+# The release (tag or branch) that every notebook's Colab badge opens and its setup cell clones; written literally
+# into the notebooks by `python scripts/build_editions.py --rewrite-notebooks --ref REF`.
+COURSE_REF = "v0.1.0"
 DATA_MODES = ("sample", "full")
+_SETUP_CELL_HEADER = """\
+# Setup: on Colab, fetch the course ({ref}) once and install it, leaving Colab's TensorFlow and other packages as
+# they are; locally, nothing to do.
+import os
+import sys
+if "google.colab" in sys.modules:
+    if not os.path.isdir("/content/course"):
+        !git clone -q --depth 1 --branch {ref} https://github.com/{repository} /content/course
+    %pip install -q /content/course
+    %cd /content/course/notebooks"""
+
+
+def setup_cell_header(ref=COURSE_REF):
+    """Return the first lines of every notebook's setup cell, which fetch and install the course on Colab.
+
+    Used in: scripts/build_editions.py (writes them into each notebook); every notebook's setup cell holds them.
+
+    Re-running them skips the clone, and `pip install` keeps every package Colab already has (the package
+    states minimum versions only and never lists TensorFlow).
+
+    Args:
+        ref: git tag or branch to clone, e.g. "v0.1.0" (letters, digits, ".", "_" and "-").
+    Returns:
+        the lines as one string, ending with the ``%cd`` into ``notebooks/`` (no trailing newline).
+    """
+    if not re.fullmatch(r"[\w.-]+", str(ref)):
+        raise ValueError(f"ref must be a git tag or branch name such as 'v0.1.0' (letters, digits, '.', '_', '-'), "
+                         f"got {ref!r}.")
+    return _SETUP_CELL_HEADER.format(ref=ref, repository=REPOSITORY)
 
 
 def course_root():

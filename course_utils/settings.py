@@ -12,6 +12,8 @@ Full-mode values are the seeds' configurations (S0 for 01–05, S2 for the U-Net
 S1 for the autoencoder) on the real datasets: the Kaggle speakers at their own clip lengths and MUSDB18
 at 44.1 kHz.
 """
+from pathlib import Path
+
 import pandas as pd
 
 from . import autoencoder, mask_cnn, unet
@@ -20,67 +22,56 @@ from .weights import weights_dir
 
 #: notebook number -> parameter name -> (sample value, full value)
 TABLE = {
-    "00": {},
+    # 00-05: only what differs between the modes (speakers, segment lengths and splits are the same in both)
+    "00": {
+        "MIX_CHECK_TRACKS": (None, 5),
+    },
     "01": {
-        "N_SPEAKERS": (8, 8),
-        "SECONDS": (20, 20),
         "EVAL_SECONDS": (8, 20),
         "FILTERS_LEN": (64, 512),
     },
     "02": {
-        "N_SPEAKERS": (8, 8),
-        "SEGMENT_SECONDS": (1.0, 1.0),
         "SEGMENT_HOP_SECONDS": (0.5, 1.0),
     },
     "03": {
-        "N_SPEAKERS": (8, 8),
-        "TEST_FRACTION": (0.3, 0.3),
-        "VAL_FRACTION": (0.2, 0.2),
-        "SEGMENT_SECONDS": (1.0, 1.0),
         "SEGMENT_HOP_SECONDS": (0.5, 1.0),
         "EPOCHS": (200, 1000),
-        "BATCH_SIZE": (40, 40),
     },
     "04": {
-        "N_SPEAKERS": (8, 8),
-        "TEST_FRACTION": (0.3, 0.3),
-        "VAL_FRACTION": (0.2, 0.2),
-        "SEGMENT_SECONDS": (1.0, 1.0),
         "SEGMENT_HOP_SECONDS": (0.25, 1.0),
-        "EPOCHS": (100, 100),
-        "BATCH_SIZE": (32, 32),
         "BATCHNORM_MOMENTUM": (0.9, 0.99),
         "ANN_EPOCHS": (200, 1000),
     },
     "05": {
-        "N_SPEAKERS": (8, 8),
-        "TEST_FRACTION": (0.3, 0.3),
-        "VAL_FRACTION": (0.2, 0.2),
-        "SEGMENT_SECONDS": (1.0, 1.0),
         "SEGMENT_HOP_SECONDS": (0.5, 1.0),
         "EPOCHS": (200, 1000),
         "MIX_SECONDS": (8, 20),
     },
     "06": {
-        "N_TRACKS": (None, None),
         "N_FFT": (2048, 4096),
         "HOP_LENGTH": (512, 1024),
+        "EXAMPLE_SECONDS": (None, (60, 90)),
         "REPET_MIN_SECONDS": (1.0, 2.0),
     },
     "07": {
         "CONFIG": (unet.SAMPLE_CONFIG, unet.FULL_CONFIG),
+        "MAX_TEST_TRACKS": (None, 10),
         "LIVE_STEPS": (8, 100),
         "LIVE_BATCH": (4, 8),
     },
     "08": {
         "CONFIG": (mask_cnn.SAMPLE_CONFIG, mask_cnn.FULL_CONFIG),
         "MAX_TEST_TRACKS": (None, 10),
+        "LIVE_TRACKS": (None, 8),
+        "LIVE_SECONDS": (None, 30),
         "LIVE_EPOCHS": (1, 5),
         "LIVE_FRAME_STEP": (16, 4),
     },
     "09": {
         "CONFIG": (autoencoder.SAMPLE_CONFIG, {**autoencoder.SAMPLE_CONFIG, "sr": 44100}),
         "MAX_TEST_TRACKS": (None, 10),
+        "LIVE_TRACKS": (None, 8),
+        "LIVE_SECONDS": (None, 30),
         "LIVE_EPOCHS": (2, 10),
         "LIVE_REMIXES": (4, 0),
     },
@@ -91,6 +82,8 @@ TABLE = {
         "N_FFT": (2048, 4096),
         "HOP": (512, 1024),
         "MAX_TEST_TRACKS": (None, 10),
+        "LISTEN_SECONDS": (None, (60, 70)),
+        "LISTEN_SONGS": (None, 3),
     },
 }
 
@@ -142,6 +135,8 @@ def apply(notebook, data_mode, namespace):
     rows = []
     for name, value in chosen.items():
         source = "set by you"
+        if isinstance(value, Path) and isinstance(namespace[name], str):  # papermill -p passes folders as text
+            namespace[name] = Path(namespace[name]).expanduser()
         if namespace[name] is None and value is not None:
             namespace[name], source = value, f"{data_mode} table"
         elif namespace[name] is None:

@@ -194,8 +194,9 @@ def build_unet(input_shape, n_sources=2, base_filters=32, n_levels=4, dropout=0.
         x = layers.Dropout(dropout)(x)
         x = layers.Concatenate()([x, skips[level]])
         x = conv_block(x, base_filters * 2 ** level)
-    maps = layers.Conv2D(n_sources, 1, activation=mask_activation, name="source_maps")(x)
-    estimates = layers.Multiply(name="magnitude_estimates")([maps, magnitude])
+    # float32 outputs (and loss) even when the rest computes in float16 (training.use_mixed_precision)
+    maps = layers.Conv2D(n_sources, 1, activation=mask_activation, name="source_maps", dtype="float32")(x)
+    estimates = layers.Multiply(name="magnitude_estimates", dtype="float32")([maps, magnitude])
     model = keras.Model(magnitude, estimates, name=name)
     model.course_config = {"input_shape": [int(s) for s in input_shape], "n_sources": int(n_sources),
                            "base_filters": int(base_filters), "n_levels": int(n_levels), "dropout": float(dropout),
@@ -284,20 +285,20 @@ def _stems(song):
 def _song_length(song):
     if isinstance(song, dict):
         return len(song["mixture"]), int(song["sr"])
-    return int(song.duration * song.rate), int(song.rate)
+    from .training import track_samples
+
+    return track_samples(song), int(song.rate)
 
 
 def _read_chunk(song, start, length):
     """Mixture, vocals and accompaniment of ONE chunk: every stem from the same sample offset (unlike S4)."""
     if isinstance(song, dict):
         parts = [np.asarray(song[name])[start:start + length] for name in ("mixture", *SOURCES)]
-    else:  # musdb reads only the chunk from disk; all stems share chunk_start
-        song.chunk_start, song.chunk_duration = start / song.rate, length / song.rate
-        try:
-            parts = [song.audio, *(song.targets[name].audio for name in SOURCES)]
-        finally:
-            song.chunk_start, song.chunk_duration = 0, None
-        parts = [p[:length] for p in parts]
+    else:  # a musdb track: only the chunk is read from disk
+        from .training import read_chunk
+
+        chunk = read_chunk(song, start, length)
+        parts = [chunk[name] for name in ("mixture", *SOURCES)]
     shapes = {p.shape for p in parts}
     if len(shapes) != 1:
         raise ValueError(f"The mixture and stems have different shapes {sorted(shapes)}: a mono stem with a stereo "
@@ -353,7 +354,7 @@ def segment_examples(songs, config, seed=0, remix=False):
     config = check_config(config)
     if not songs:
         raise ValueError("songs is empty: pass the training tracks, e.g. cu.load_musdb('sample', subsets='train').tracks.")
-    length, multiple = segment_samples(config), 2 ** config["n_levels"]
+    length = segment_samples(config)
     for song in songs:
         n, sr = _song_length(song)
         masks.check_separator_input(None, sr, config, "A training song")
@@ -371,11 +372,42 @@ def segment_examples(songs, config, seed=0, remix=False):
             parts = [vocal_gain * parts[1] + accompaniment_gain * accompaniment, vocal_gain * parts[1],
                      accompaniment_gain * accompaniment]
         channel = int(rng.integers(parts[0].shape[1])) if parts[0].ndim == 2 else None
-        mags = [np.abs(masks.stft(p if channel is None else p[:, channel], config["n_fft"], config["hop_length"]))
-                for p in parts]
-        x, _ = pad_to_multiple(mags[0][..., None].astype(np.float32), multiple)
-        y, _ = pad_to_multiple(np.stack(mags[1:], axis=-1).astype(np.float32), multiple)
-        yield x, y
+        yield _magnitude_pair([p if channel is None else p[:, channel] for p in parts], config)
+
+
+def _magnitude_pair(parts, config):
+    """Padded (mixture magnitude (F, T, 1), [vocals, accompaniment] magnitudes (F, T, 2)) of one channel's segment."""
+    multiple = 2 ** config["n_levels"]
+    mags = [np.abs(masks.stft(p, config["n_fft"], config["hop_length"])) for p in parts]
+    x, _ = pad_to_multiple(mags[0][..., None].astype(np.float32), multiple)
+    y, _ = pad_to_multiple(np.stack(mags[1:], axis=-1).astype(np.float32), multiple)
+    return x, y
+
+
+def chunk_examples(chunk, config):
+    """Full-mode training examples of one segment read from disk: one (input, target) pair per channel.
+
+    Used in: scripts/train_unet.py (`training.chunk_dataset` calls it for every chunk it reads).
+
+    Args:
+        chunk: dict from `training.read_chunk` of `segment_samples(config)` samples (mixture, vocals,
+            accompaniment, ... as (n, channels) arrays).
+        config: e.g. FULL_CONFIG.
+    Returns:
+        (inputs (channels, F, T, 1), targets (channels, F, T, 2)) float32, padded like `segment_examples`' pairs.
+    """
+    pairs = [_magnitude_pair([chunk[name][:, c] for name in ("mixture", *SOURCES)], config)
+             for c in range(chunk["mixture"].shape[1])]
+    return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
+
+
+def example_shapes(config):
+    """((F, T, 1), (F, T, 2)): the padded shapes of one training example for `config`.
+
+    Used in: `segment_dataset`; scripts/train_unet.py.
+    """
+    shape = padded_shape(config["n_fft"] // 2 + 1, config["segment_frames"], 2 ** config["n_levels"])
+    return (*shape, 1), (*shape, 2)
 
 
 def segment_dataset(songs, config, batch_size=8, seed=0, remix=False):
@@ -388,9 +420,7 @@ def segment_dataset(songs, config, batch_size=8, seed=0, remix=False):
     """
     import tensorflow as tf
 
-    freq = config["n_fft"] // 2 + 1
-    shape = padded_shape(freq, config["segment_frames"], 2 ** config["n_levels"])
-    signature = (tf.TensorSpec((*shape, 1), tf.float32), tf.TensorSpec((*shape, 2), tf.float32))
+    signature = tuple(tf.TensorSpec(shape, tf.float32) for shape in example_shapes(config))
     dataset = tf.data.Dataset.from_generator(lambda: segment_examples(songs, config, seed, remix), output_signature=signature)
     return dataset.batch(batch_size).prefetch(2)
 

@@ -8,20 +8,27 @@ weights/autoencoder_sample_<normalisation>.npz. Two processes can train both sid
 
     python scripts/train_autoencoder.py --normalisations minmax & python scripts/train_autoencoder.py --normalisations cmvn
 
-Full mode (`--full`): MUSDB18 at 44.1 kHz, musdb's training split trains and its validation split stops
-(GPU recommended; --songs limits the number of training songs held in memory).
+Full mode (`--full`): musdb's 'train' split at 44.1 kHz ({**autoencoder.SAMPLE_CONFIG, "sr": 44100}), read from
+disk in chunks of CHUNK_SECONDS (training.chunk_dataset: parallel decoding, bounded memory), normalisation
+statistics from --stats-blocks blocks of random chunks, mixed precision on a GPU; musdb's 'valid' split stops
+(early stopping, best epoch kept). A checkpoint after every epoch in --checkpoint-dir (default
+.cache/checkpoints/train_autoencoder); --resume continues an interrupted run exactly; writes
+.cache/weights_full/autoencoder_full_<normalisation>.npz.
 
-    python scripts/train_autoencoder.py --full --musdb-root /data/MUSDB18 --remixes-per-epoch 0 --out weights/full
+    python scripts/train_autoencoder.py --full --musdb-root /data/MUSDB18
+    python scripts/train_autoencoder.py --full --musdb-root .cache/fixtures/musdb18 --normalisations cmvn \
+        --epochs 1 --steps-per-epoch 1 --batch-size 1 --validation-steps 1             # a smoke test
 """
-import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import training_cli
 
-sys.path.insert(0, str(training_cli.ROOT))
+from course_utils import autoencoder, datasets, runtime, training
 
-from course_utils import autoencoder, datasets, runtime  # noqa: E402
+CHUNK_SECONDS = 4.0  # full mode: audio read at a time; its blocks are shuffled with those of other chunks
+SHUFFLE_BUFFER = 512  # full mode: blocks (0.3 MB each) in the shuffle buffer
 
 
 def parse_args(argv=None):
@@ -30,7 +37,11 @@ def parse_args(argv=None):
                         help="comma-separated: minmax, cmvn")
     parser.add_argument("--epochs", type=int, default=60, help="at most this many epochs")
     parser.add_argument("--patience", type=int, default=10, help="stop after this many epochs without improvement")
-    parser.add_argument("--remixes-per-epoch", type=int, default=16, help="fresh remixes per epoch (0: none)")
+    parser.add_argument("--remixes-per-epoch", type=int, help="fresh remixes per epoch (default: 16 sample, 0 full)")
+    parser.add_argument("--steps-per-epoch", type=int,
+                        help="full mode: batches per epoch (default: one pass over the training audio)")
+    parser.add_argument("--stats-blocks", type=int, default=256,
+                        help="full mode: blocks of random chunks the normalisation statistics come from")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--lr", type=float, default=1e-3)
     args = parser.parse_args(argv)
@@ -38,48 +49,85 @@ def parse_args(argv=None):
     unknown = sorted(set(args.normalisation_list) - set(autoencoder.NORMALISATIONS))
     if unknown or not args.normalisation_list:
         parser.error(f"--normalisations: {unknown or 'none given'}; choose from {', '.join(autoencoder.NORMALISATIONS)}")
-    training_cli.check_positive(parser, args, "epochs", "patience", "batch_size", "threads")
-    if args.remixes_per_epoch < 0 or (args.songs is not None and args.songs < 2):
-        parser.error("--remixes-per-epoch must be >= 0 and --songs >= 2")
+    training_cli.check_positive(parser, args, "epochs", "patience", "batch_size", "steps_per_epoch", "stats_blocks")
+    args.remixes_per_epoch = (0 if args.full else 16) if args.remixes_per_epoch is None else args.remixes_per_epoch
+    if args.remixes_per_epoch < 0 or (args.songs is not None and args.songs < (1 if args.full else 2)):
+        parser.error("--remixes-per-epoch must be >= 0 and --songs >= 2 (>= 1 with --full)")
+    if args.full and args.remixes_per_epoch:
+        parser.error("--remixes-per-epoch is for the sample's few songs; full mode reads MUSDB18's songs as they are")
+    if args.steps_per_epoch and not args.full:
+        parser.error("--steps-per-epoch is for --full training (sample mode goes through every block once)")
     if not 0 < args.lr < 1:
         parser.error("--lr must be in (0, 1)")
-    return args
+    return training_cli.finish(parser, args, "train_autoencoder")
 
 
 def load_songs(args):
-    """(training songs, validation songs) as (mixture, stems, sr) tuples."""
-    if args.full:
-        train = training_cli.training_db(args, split="train").tracks[:args.songs]
-        valid = training_cli.training_db(args, split="valid").tracks
-        return [datasets.track_arrays(t) for t in train], [datasets.track_arrays(t) for t in valid]
+    """Sample mode: (training songs, validation songs) as (mixture, stems, sr) tuples, the last song held out."""
     songs = [datasets.track_arrays(t) for t in training_cli.training_db(args).tracks[:args.songs]]
     return songs[:-1], songs[-1:]
+
+
+def full_training(train, valid, base, args):
+    """Full mode: (config -> epoch -> training batches, config -> validation batches, steps, magnitude sample)."""
+    length = training.chunk_length(train + valid, CHUNK_SECONDS)
+    steps = args.steps_per_epoch or training.steps_per_pass(
+        train, base["block_frames"] * base["hop_length"] / base["sr"], args.batch_size)
+
+    def chunks(tracks, config, seed, batch_size=args.batch_size,
+               shuffle_buffer=training_cli.shuffle_buffer(SHUFFLE_BUFFER, steps, args)):
+        return training.chunk_dataset(tracks, length, lambda chunk: autoencoder.chunk_examples(chunk, config),
+                                      autoencoder.example_shapes(config), batch_size, seed, shuffle_buffer,
+                                      args.workers)
+
+    # statistics from blocks of random chunks (the same for both normalisations), never from every song at once
+    sample = next(iter(chunks(train, base, training.epoch_seed(args.seed, -1), args.stats_blocks, 1)))[0]
+    return (lambda config: lambda epoch: chunks(train, config, training.epoch_seed(args.seed, epoch)),
+            lambda config: lambda: chunks(valid, config, None), steps, np.asarray(sample)[..., 0])
 
 
 def main(argv=None):
     args = parse_args(argv)
     runtime.seed_everything(args.seed, tensorflow=True, threads=args.threads)
-    train_songs, val_songs = load_songs(args)
     base = {**autoencoder.SAMPLE_CONFIG, "learning_rate": args.lr, **({"sr": 44100} if args.full else {})}
+    if args.full:
+        print(f"precision: {training.use_mixed_precision()}", flush=True)
+        train_songs, val_songs = training_cli.full_tracks(args)
+        batches, validation, steps, magnitudes = full_training(train_songs, val_songs, base, args)
+    else:
+        train_songs, val_songs = load_songs(args)
     print(f"{len(train_songs)} training songs, {len(val_songs)} for early stopping; {args.remixes_per_epoch} remixes "
           f"per epoch", flush=True)
     for normalisation in args.normalisation_list:
         runtime.seed_everything(args.seed, tensorflow=True)
         config = {**base, "normalisation": normalisation}
-        x, _ = autoencoder.training_blocks(train_songs, config)
-        model = autoencoder.build_from_config(config, autoencoder.normalisation_stats(x[..., 0], normalisation))
+        if not args.full:
+            magnitudes = autoencoder.training_blocks(train_songs, config)[0][..., 0]
+        model = autoencoder.build_from_config(config, autoencoder.normalisation_stats(magnitudes, normalisation))
         start = time.time()
-        history = autoencoder.train_on_remixes(
-            model, train_songs, config, val_songs, epochs=args.epochs, remixes_per_epoch=args.remixes_per_epoch,
-            batch_size=args.batch_size, patience=args.patience, seed=args.seed,
-            log=lambda line: print(f"{normalisation} {line}", flush=True))
+        if args.full:
+            print(f"{normalisation}: at most {args.epochs} epochs x {steps} steps of batch {args.batch_size}",
+                  flush=True)
+            history = training_cli.fit(model, args, normalisation, batches(config), validation(config), steps,
+                                       {"config": config, "batch_size": args.batch_size, "epochs": args.epochs,
+                                        "stats_blocks": args.stats_blocks}, patience=args.patience)
+            if not history["finished"]:
+                print(f"{normalisation}: stopped after {args.stop_after_steps} steps, {history['epochs_run']} epochs "
+                      f"complete; continue with --resume", flush=True)
+                continue
+            history = {key: history[key] for key in ("loss", "val_loss", "best_epoch")}
+        else:
+            history = autoencoder.train_on_remixes(
+                model, train_songs, config, val_songs, epochs=args.epochs, remixes_per_epoch=args.remixes_per_epoch,
+                batch_size=args.batch_size, patience=args.patience, seed=args.seed,
+                log=lambda line: print(f"{normalisation} {line}", flush=True))
         seconds = time.time() - start
         history["training"] = {"epochs_run": len(history["loss"]), "max_epochs": args.epochs, "patience": args.patience,
                                "remixes_per_epoch": args.remixes_per_epoch, "batch_size": args.batch_size,
                                "lr": args.lr, "seed": args.seed, "train_songs": len(train_songs),
-                               "val_songs": len(val_songs), "seconds": round(seconds)}
+                               "val_songs": len(val_songs), "seconds": round(seconds),
+                               **({"steps_per_epoch": steps} if args.full else {})}
         out = Path(args.out) / f"autoencoder_{'full' if args.full else 'sample'}_{normalisation}.npz"
-        out.parent.mkdir(parents=True, exist_ok=True)
         autoencoder.save_weights(model, out, config, history)
         print(f"{normalisation}: {seconds:.0f} s, best epoch {history['best_epoch']} of {len(history['loss'])} "
               f"(validation loss {min(history['val_loss']):.4f}) -> {out} ({out.stat().st_size / 1e6:.2f} MB)",

@@ -8,22 +8,27 @@ About 23 minutes per model on one core; two processes can train two alphas side 
 
     python scripts/train_unet.py --alphas norms,0.5 & python scripts/train_unet.py --alphas 1,0
 
-Full mode (`--full`): S2's configuration on MUSDB18 (44.1 kHz, 1025 x 173 padded to 1040 x 176,
-base 32, 40 epochs, Adam 1e-3 then 1e-4 halfway, weight decay 1e-6, batch 8), with a checkpoint
-after every epoch, `--resume`, and optionally `--strategy mirrored` (tf.distribute, several GPUs).
+Full mode (`--full`): S2's configuration (44.1 kHz, 1025 x 173 padded to 1040 x 176, base 32, 40 epochs,
+Adam 1e-3 then 1e-4 halfway, weight decay 1e-6, batch 8) on musdb's 'train' split, read from disk segment by
+segment (training.chunk_dataset: parallel decoding, bounded memory), mixed precision on a GPU; the checkpoint
+is chosen on musdb's 'valid' split (early stopping, best epoch kept). A checkpoint after every epoch in
+--checkpoint-dir (default .cache/checkpoints/train_unet); --resume continues an interrupted run exactly;
+writes .cache/weights_full/unet_full_alpha_<label>.npz. Optionally `--strategy mirrored` (several GPUs).
 
-    python scripts/train_unet.py --full --musdb-root /data/MUSDB18 --out weights/full --checkpoint-dir ckpt
+    python scripts/train_unet.py --full --musdb-root /data/MUSDB18
+    python scripts/train_unet.py --full --musdb-root /data/MUSDB18 --resume          # after an interruption
+    python scripts/train_unet.py --full --musdb-root .cache/fixtures/musdb18 --alphas 1 --epochs 1 \
+        --steps-per-epoch 1 --batch-size 1 --validation-steps 1                        # a smoke test
 """
 import argparse
-import sys
 import time
 from pathlib import Path
 
 import training_cli
 
-sys.path.insert(0, str(training_cli.ROOT))
+from course_utils import datasets, runtime, training, unet
 
-from course_utils import datasets, runtime, unet  # noqa: E402
+SHUFFLE_BUFFER = 64  # full mode: segments (2.2 MB each) shuffled across chunks
 
 
 def parse_args(argv=None):
@@ -41,8 +46,8 @@ def parse_args(argv=None):
                              "gains (default: on in sample mode, where 8 songs are all there is; off in full mode, as S2)")
     parser.add_argument("--lr", type=float, default=1e-3, help="learning rate, divided by 10 halfway (S2)")
     parser.add_argument("--weight-decay", type=float, default=1e-6)
-    parser.add_argument("--checkpoint-dir", help="save a checkpoint (weights + optimizer) after every epoch here")
-    parser.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --checkpoint-dir")
+    parser.add_argument("--patience", type=int, default=8,
+                        help="full mode: stop after this many epochs without a better validation loss")
     parser.add_argument("--strategy", choices=("none", "mirrored"), default="none",
                         help="tf.distribute strategy: mirrored = all visible GPUs")
     args = parser.parse_args(argv)
@@ -58,68 +63,78 @@ def parse_args(argv=None):
             if not 0 <= value <= 1:
                 parser.error(f"--alphas: {value} is outside [0, 1]")
     args.alpha_labels = labels
-    training_cli.check_positive(parser, args, "epochs", "batch_size", "threads", "steps_per_epoch", "base_filters")
+    training_cli.check_positive(parser, args, "epochs", "batch_size", "steps_per_epoch", "base_filters", "patience")
     if not 0 < args.lr < 1 or args.weight_decay < 0:
         parser.error("--lr must be in (0, 1) and --weight-decay >= 0")
-    if args.resume and not args.checkpoint_dir:
-        parser.error("--resume needs --checkpoint-dir")
     if args.strategy == "mirrored" and not args.full:
         parser.error("--strategy mirrored is for --full training on GPUs")
-    return args
+    if args.full and args.remix:
+        parser.error("--remix is for the sample's few songs; full mode reads MUSDB18's segments as they are")
+    return training_cli.finish(parser, args, "train_unet", sample_checkpoints=True)
 
 
-def load_songs(args, config):
-    """Sample configuration: the training songs as arrays. Full: musdb tracks, read chunk by chunk."""
-    db = training_cli.training_db(args, split="train")
+def load_songs(args):
+    """Sample configuration: (the training songs as arrays, None). Full: (musdb's train tracks, its valid tracks)."""
     if args.full:
-        return db.tracks
+        return training_cli.full_tracks(args)
     songs = []
-    for track in db.tracks:
+    for track in training_cli.training_db(args, split="train").tracks:
         mixture, stems, sr = datasets.track_arrays(track, targets=unet.SOURCES)
         songs.append({"mixture": mixture, **stems, "sr": sr, "name": track.name})
-    return songs
+    return songs, None
 
 
-def train_one(alpha, label, songs, config, args, strategy):
+def datasets_for(songs, valid, config, args):
+    """(epoch -> training batches, validation batches or None, steps per epoch)."""
+    if not args.full:
+        def sample_batches(epoch):
+            seed = training.epoch_seed(args.seed, epoch)
+            return unet.segment_dataset(songs, config, args.batch_size, seed, args.remix)
+
+        return sample_batches, None, args.steps_per_epoch or 20
+    length = unet.segment_samples(config)
+    steps = args.steps_per_epoch or training.steps_per_pass(songs, length / config["sr"], args.batch_size)
+
+    def chunks(tracks, seed):
+        return training.chunk_dataset(tracks, length, lambda chunk: unet.chunk_examples(chunk, config),
+                                      unet.example_shapes(config), args.batch_size, seed,
+                                      training_cli.shuffle_buffer(SHUFFLE_BUFFER, steps, args), args.workers)
+
+    return (lambda epoch: chunks(songs, training.epoch_seed(args.seed, epoch))), (lambda: chunks(valid, None)), steps
+
+
+def train_one(alpha, label, songs, valid, config, args, strategy):
     import keras
-    import tensorflow as tf
 
     runtime.seed_everything(args.seed, tensorflow=True)
-    steps = args.steps_per_epoch or (20 if not args.full else max(1, int(
-        sum(t.duration for t in songs) / (unet.segment_samples(config) / config["sr"]) / args.batch_size)))
+    batches, validation, steps = datasets_for(songs, valid, config, args)
     half = args.epochs // 2
     with strategy.scope():
         model = unet.build_from_config(config)
-        optimizer = keras.optimizers.Adam(args.lr, weight_decay=args.weight_decay)
-        model.compile(optimizer, unet.weighted_l1_loss(alpha))
-    dataset = unet.segment_dataset(songs, config, args.batch_size, seed=args.seed, remix=args.remix)
-    callbacks = [keras.callbacks.LearningRateScheduler(lambda epoch: args.lr if epoch < half else args.lr / 10)]
-    initial_epoch, manager = 0, None
-    if args.checkpoint_dir:
-        checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, epoch=tf.Variable(0))
-        manager = tf.train.CheckpointManager(checkpoint, Path(args.checkpoint_dir) / f"alpha_{label}", max_to_keep=2)
-        if args.resume and manager.latest_checkpoint:
-            checkpoint.restore(manager.latest_checkpoint)
-            initial_epoch = int(checkpoint.epoch.numpy())
-            print(f"resumed alpha={label} from {manager.latest_checkpoint} at epoch {initial_epoch}")
-
-        def save(epoch, logs):
-            checkpoint.epoch.assign(epoch + 1)
-            manager.save()
-
-        callbacks.append(keras.callbacks.LambdaCallback(on_epoch_end=save))
-    start = time.time()
+        model.compile(keras.optimizers.Adam(args.lr, weight_decay=args.weight_decay), unet.weighted_l1_loss(alpha))
     print(f"alpha={alpha:.4f} ({label}): {args.epochs} epochs x {steps} steps of batch {args.batch_size}, "
-          f"input {model.input_shape[1:3]}, {model.count_params():,} parameters, remix {args.remix}", flush=True)
-    history = model.fit(dataset, epochs=args.epochs, steps_per_epoch=steps, initial_epoch=initial_epoch,
-                        callbacks=callbacks, verbose=2, shuffle=False)
+          f"input {model.input_shape[1:3]}, {model.count_params():,} parameters, remix {args.remix}"
+          f"{f', {len(valid)} validation songs' if valid else ''}", flush=True)
+    start = time.time()
+    history = training_cli.fit(model, args, f"alpha_{label}", batches, validation, steps,
+                               {"alpha": alpha, "config": config, "batch_size": args.batch_size, "lr": args.lr,
+                                "weight_decay": args.weight_decay, "remix": args.remix, "epochs": args.epochs},
+                               learning_rate=lambda epoch: args.lr if epoch < half else args.lr / 10,
+                               patience=args.patience if args.full else None)
     seconds = time.time() - start
+    if not history["finished"]:
+        print(f"alpha={label}: stopped after {args.stop_after_steps} steps, {history['epochs_run']} epochs complete; "
+              f"continue with --resume", flush=True)
+        return
     out = Path(args.out) / f"unet_{'full' if args.full else 'sample'}_alpha_{label}.npz"
-    training = {"epochs": args.epochs, "steps_per_epoch": steps, "batch_size": args.batch_size, "lr": args.lr,
-                "weight_decay": args.weight_decay, "remix": args.remix, "seed": args.seed, "seconds": round(seconds)}
-    unet.save_weights(model, out, config, alpha, history.history["loss"], training)
-    print(f"alpha={label}: {seconds:.0f} s ({seconds / max(1, (args.epochs - initial_epoch) * steps):.2f} s/step), "
-          f"final loss {history.history['loss'][-1]:.4f} -> {out} ({out.stat().st_size / 1e6:.2f} MB)", flush=True)
+    record = {"epochs": args.epochs, "steps_per_epoch": steps, "batch_size": args.batch_size, "lr": args.lr,
+              "weight_decay": args.weight_decay, "remix": args.remix, "seed": args.seed, "seconds": round(seconds),
+              "best_epoch": history["best_epoch"], "val_loss": history.get("val_loss", [])}
+    unet.save_weights(model, out, config, alpha, history["loss"], record)
+    steps_run = max(1, history["epochs_run"] * steps)
+    print(f"alpha={label}: {seconds:.0f} s ({seconds / steps_run:.2f} s/step), best epoch {history['best_epoch']} of "
+          f"{history['epochs_run']}, final loss {history['loss'][-1]:.4f} -> {out} ({out.stat().st_size / 1e6:.2f} MB)",
+          flush=True)
 
 
 def main(argv=None):
@@ -128,16 +143,21 @@ def main(argv=None):
     import tensorflow as tf
 
     strategy = tf.distribute.MirroredStrategy() if args.strategy == "mirrored" else tf.distribute.get_strategy()
+    if args.full:
+        print(f"precision: {training.use_mixed_precision()}", flush=True)
     config = dict(unet.FULL_CONFIG if args.full else unet.SAMPLE_CONFIG)
     config = unet.check_config({**config, "base_filters": args.base_filters or config["base_filters"]})
-    songs = load_songs(args, config)
-    vocals, accompaniment = unet.track_norms(songs)
-    alpha_norms = unet.alpha_from_norms(vocals, accompaniment)
-    print(f"{len(songs)} training songs; mean 2-norm vocals {vocals.mean():.2f}, accompaniment "
-          f"{accompaniment.mean():.2f} -> alpha from norms = {alpha_norms:.3f} (S2: 0.707 on MUSDB18)", flush=True)
+    songs, valid = load_songs(args)
+    print(f"{len(songs)} training songs", flush=True)
+    alpha_norms = None
+    if "norms" in args.alpha_labels:  # reads every training song once, one at a time
+        vocals, accompaniment = unet.track_norms(songs)
+        alpha_norms = unet.alpha_from_norms(vocals, accompaniment)
+        print(f"mean 2-norm vocals {vocals.mean():.2f}, accompaniment {accompaniment.mean():.2f} -> alpha from norms "
+              f"= {alpha_norms:.3f} (S2: 0.707 on MUSDB18)", flush=True)
     for label in args.alpha_labels:
         alpha = alpha_norms if label == "norms" else float(label)
-        train_one(alpha, label, songs, config, args, strategy)
+        train_one(alpha, label, songs, valid, config, args, strategy)
 
 
 if __name__ == "__main__":

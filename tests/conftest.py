@@ -1,7 +1,13 @@
 """Shared fixtures: small synthetic audio trees in the real datasets' layouts."""
+import full_lane
 import numpy as np
 import pytest
 import soundfile as sf
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "full_mode: the full-mode lane (tests/test_full_mode*.py): every notebook with "
+                                       "DATA_MODE='full' on the fixtures; select with -m full_mode or -m 'not full_mode'")
 
 
 def tone(seconds, sr, freq=220.0, seed=0):
@@ -26,3 +32,15 @@ def kaggle_like_tree(tmp_path):
         for k in range(4):
             sf.write(base / folder / f"{folder}_{k:05d}.wav", tone(1.0, sr, 150 + 40 * i, seed=k), sr, format=fmt)
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def full_fixtures():
+    """The full-mode lane's CI-size fixture tree (built once, reused while the builder's arguments stay the same)."""
+    return full_lane.build_fixtures()
+
+
+@pytest.fixture(scope="session")
+def full_weights(full_fixtures):
+    """Full-mode weights of the three models, from the training scripts run with tiny budgets on the fixture."""
+    return full_lane.train_weights(full_fixtures)

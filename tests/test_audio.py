@@ -122,3 +122,17 @@ def test_interactive_plot_draws_once_then_redraws_in_place(monkeypatch):
         audio.interactive_plot(draw)
     with pytest.raises(ValueError, match="value widget"):
         audio.interactive_plot(draw, gain=(0, 2))
+
+
+def test_excerpt_cuts_in_seconds():
+    audio = np.arange(10 * 100, dtype=np.float64).reshape(-1, 1)  # 10 s at 100 Hz
+    assert cu.audio.excerpt(audio, 100) is audio
+    assert np.array_equal(cu.audio.excerpt(audio, 100, 2), audio[:200])
+    assert np.array_equal(cu.audio.excerpt(audio, 100, (3, 4.5)), audio[300:450])
+    assert len(cu.audio.excerpt(audio, 100, (8, 30))) == 200  # an end past the signal stops at its end
+    assert np.array_equal(cu.audio.excerpt(audio, 100, (8, 13), fit=True), audio[500:])  # moved back to the end
+    assert np.array_equal(cu.audio.excerpt(audio, 100, (60, 90), fit=True), audio)  # a shorter signal: all of it
+    with pytest.raises(ValueError, match="lasts 10.0 s"):
+        cu.audio.excerpt(audio, 100, (12, 15))
+    with pytest.raises(ValueError, match="start < end"):
+        cu.audio.excerpt(audio, 100, (5, 5))

@@ -73,3 +73,58 @@ def test_clear_errors():
     with pytest.raises(ValueError, match="not a method"):
         comparison.relative_to(comparison.summary_tables(*comparison.run_comparison(
             {"m": lambda m, s: dict(s)}, [(mixture, stems, sr)], ["t"], progress=False)[:2]), "oracle")
+
+
+class LazyTrack:
+    """A stand-in for a musdb track: its audio is made only when read, and every read is logged."""
+
+    def __init__(self, name, seed, reads):
+        self.name, self.rate, self._seed, self._reads = name, SR, seed, reads
+        stems = four_stem_track(seed)[1]
+        self.targets = {stem: self._Target(self, stem) for stem in (*MUSDB_TARGETS, "accompaniment")}
+        self._stems = {**stems, "accompaniment": stems["drums"] + stems["bass"] + stems["other"]}
+
+    class _Target:
+        def __init__(self, track, stem):
+            self._track, self._stem = track, stem
+
+        @property
+        def audio(self):
+            self._track._reads.append(self._track.name)
+            return self._track._stems[self._stem]
+
+    @property
+    def audio(self):
+        self._reads.append(self.name)
+        return sum(self._stems[stem] for stem in MUSDB_TARGETS)
+
+
+def test_musdb_tracks_are_read_one_at_a_time_and_only_excerpts_kept():
+    reads, seen = [], []
+
+    def half(mixture, stems):
+        seen.append(sorted(set(reads)))  # which tracks had been read when this one is separated
+        return {"vocals": mixture / 2, "accompaniment": mixture / 2}
+
+    tracks = [LazyTrack("a", 0, reads), LazyTrack("b", 1, reads)]
+    frames, timings, kept = comparison.run_comparison(
+        {"half": half}, tracks, progress=False, keep=["b"], keep_seconds=(1, 2.5), keep_inputs=True,
+        score_args=dict(four_stems=False, quiet_db=30), targets=(*MUSDB_TARGETS, "accompaniment"))
+    assert seen == [["a"], ["a", "b"]]  # track b is read only after track a is done
+    assert list(timings["track"]) == ["a", "b"] and set(frames["task"]) == {comparison.PAIR}
+    assert set(kept) == {("b", "half"), ("b", "truth"), ("b", "mixture (input)")}
+    assert all(v.dtype == np.float32 and v.shape == (int(1.5 * SR), 2) for v in kept.values())
+    mixture, stems, _ = four_stem_track(1)
+    assert np.allclose(kept[("b", "truth")], stems["vocals"][SR: int(2.5 * SR)], atol=1e-6)
+    # the same frames as scoring the arrays in memory: musdb's accompaniment is the reference here
+    in_memory = comparison.score_estimates("half", "b", mixture, {**stems, "accompaniment": mixture - stems["vocals"]},
+                                           half(mixture, stems), SR, four_stems=False, quiet_db=30)
+    assert np.allclose(frames[frames["track"] == "b"]["SDR"].to_numpy(), in_memory["SDR"].to_numpy())
+
+
+def test_names_needed_for_arrays_and_stems_for_musdb():
+    mixture, stems, sr = four_stem_track(0)
+    with pytest.raises(ValueError, match="names="):
+        comparison.run_comparison({"m": lambda m, s: s}, [(mixture, stems, sr)], progress=False)
+    with pytest.raises(ValueError, match="four MUSDB stems"):
+        comparison.run_comparison({"m": lambda m, s: s}, [LazyTrack("a", 0, [])], progress=False, targets=("vocals",))

@@ -3,6 +3,7 @@ import shutil
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 import course_utils as cu
 from course_utils import datasets
@@ -208,3 +209,110 @@ def test_remix_tracks_errors():
         datasets.remix_tracks([(mixture, stems, sr)], 0)
     with pytest.raises(ValueError, match="gain_range"):
         datasets.remix_tracks([(mixture, stems, sr)], 2, gain_range=(0, 1))
+
+
+# ---------------------------------------------------------------- bad dataset roots
+def _box(kind, payload=b""):
+    return (8 + len(payload)).to_bytes(4, "big") + kind + payload
+
+
+def _wav_track(folder, sr=8000, n=800, empty=()):
+    folder.mkdir(parents=True)
+    for name in datasets.MUSDB_FILES:
+        if name in empty:
+            (folder / f"{name}.wav").write_bytes(b"")
+        else:
+            sf.write(folder / f"{name}.wav", np.full((n, 2), 0.1), sr)
+
+
+def test_check_rate_accepts_a_rate_or_a_track():
+    assert datasets.check_rate(44100, 44100) == 44100
+    track = type("Track", (), {"rate": 22050.0, "name": "Artist - Song"})()
+    assert datasets.check_rate(track, 22050) == 22050
+    with pytest.raises(ValueError, match=r"track 'Artist - Song' is at 22050 Hz, but the configuration expects 44100"):
+        datasets.check_rate(track, 44100)
+    with pytest.raises(ValueError, match="mixture.wav is at 16000 Hz"):
+        datasets.check_rate(16000, 44100, "mixture.wav")
+    with pytest.raises(ValueError, match="a rate in Hz"):
+        datasets.check_rate("44100", 44100)
+
+
+def test_load_musdb_checks_the_rate():
+    assert len(cu.load_musdb("sample", subsets="test", sr=22050).tracks) >= 3
+    with pytest.raises(ValueError, match="22050 Hz, but the configuration expects 44100 Hz"):
+        cu.load_musdb("sample", subsets="test", sr=44100)
+
+
+def test_mp4_problem_finds_empty_truncated_and_foreign_files(tmp_path):
+    path = tmp_path / "song.stem.mp4"
+    complete = _box(b"ftyp", b"isom" + bytes(4)) + _box(b"mdat", bytes(100)) + _box(b"moov", bytes(40))
+    cases = {complete: None, b"": "empty", complete[:-10]: "truncated", complete[:5]: "truncated",
+             b"RIFF" + bytes(60): "not an MP4", complete[:124]: "incomplete",
+             complete + bytes(12): "damaged"}
+    for data, problem in cases.items():
+        path.write_bytes(data)
+        found = datasets._mp4_problem(path)
+        assert (found is None) if problem is None else (problem in found), (data[:12], found)
+
+
+def test_musdb_root_errors_say_what_was_found(tmp_path):
+    _wav_track(tmp_path / "MUSDB18" / "train" / "A - Song")
+    (tmp_path / "MUSDB18" / "test").mkdir()
+    with pytest.raises(FileNotFoundError, match=r"one level down: pass .*MUSDB18"):
+        cu.load_musdb("full", root=tmp_path)
+    with pytest.raises(FileNotFoundError, match=r"looks like MUSDB18's train/ or test/ folder.*folder above"):
+        cu.load_musdb("full", root=tmp_path / "MUSDB18" / "train")
+    with pytest.raises(FileNotFoundError, match=r"holds no tracks .*it is empty"):
+        cu.load_musdb("full", root=tmp_path / "MUSDB18", subsets="test")
+    (tmp_path / "MUSDB18" / "test" / "B - Song.stem.mp4").write_bytes(b"")
+    with pytest.raises(FileNotFoundError, match="B - Song.stem.mp4 is empty"):
+        cu.load_musdb("full", root=tmp_path / "MUSDB18", subsets="test")
+    _wav_track(tmp_path / "MUSDB18" / "test" / "C - Song")
+    with pytest.raises(FileNotFoundError, match="mixes .stem.mp4 files and decoded track folders"):
+        cu.load_musdb("full", root=tmp_path / "MUSDB18", subsets="test")
+
+
+def test_a_root_with_two_formats_is_refused(tmp_path):
+    _wav_track(tmp_path / "train" / "A - Song")
+    (tmp_path / "test").mkdir()
+    (tmp_path / "test" / "B - Song.stem.mp4").write_bytes(
+        _box(b"ftyp", b"isom" + bytes(4)) + _box(b"mdat", bytes(8)) + _box(b"moov", bytes(8)))
+    with pytest.raises(FileNotFoundError, match="train holds WAV folders, test holds .stem.mp4 files"):
+        cu.load_musdb("full", root=tmp_path)
+
+
+def test_half_written_wav_tracks_are_named(tmp_path):
+    (tmp_path / "test").mkdir()
+    _wav_track(tmp_path / "train" / "A - Song", empty=("vocals",))
+    with pytest.raises(FileNotFoundError, match=r"A - Song has an unreadable vocals.wav \(0 bytes"):
+        cu.load_musdb("full", root=tmp_path, subsets="train")
+    _wav_track(tmp_path / "other" / "train" / "A - Song")
+    sf.write(tmp_path / "other" / "train" / "A - Song" / "bass.wav", np.full((800, 2), 0.1), 16000)
+    with pytest.raises(FileNotFoundError, match="stems of different rates or lengths .*bass 16000 Hz"):
+        cu.load_musdb("full", root=tmp_path / "other", subsets="train")
+
+
+def test_loading_writes_nothing_under_the_root(tmp_path):
+    _wav_track(tmp_path / "train" / "A - Song")
+    _wav_track(tmp_path / "test" / "B - Song")
+
+    def snapshot():
+        return sorted((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in tmp_path.rglob("*"))
+
+    before = snapshot()
+    db = cu.load_musdb("full", root=tmp_path, sr=8000)
+    assert [t.name for t in db.tracks] == ["A - Song", "B - Song"] and db.tracks[0].audio.shape == (800, 2)
+    assert snapshot() == before
+
+
+def test_speaker_root_errors_say_what_was_found(kaggle_like_tree):
+    one_speaker = kaggle_like_tree / "50_speakers_audio_data" / "Speaker_0000"
+    with pytest.raises(FileNotFoundError, match="one speaker's folder"):
+        cu.list_speaker_files(one_speaker)
+    outer = kaggle_like_tree / "downloads"
+    shutil.copytree(one_speaker.parent, outer / "kaggle" / "50_speakers_audio_data")
+    with pytest.raises(FileNotFoundError, match=f"one level down: pass {outer / 'kaggle'}"):
+        cu.list_speaker_files(outer)
+    (one_speaker / "Speaker_0000_00099.wav").write_bytes(b"")
+    with pytest.raises(ValueError, match=r"empty \(0 bytes\), e.g. Speaker_0000_00099.wav.*interrupted"):
+        cu.list_speaker_files(kaggle_like_tree)

@@ -9,6 +9,8 @@ import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
+from course_utils.runtime import setup_cell_header
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 EXECUTED = "02_features_spectrograms_mfcc.ipynb"  # the fastest notebook with exercises
@@ -68,10 +70,55 @@ def test_instructor_edition_is_the_committed_notebook(editions, path):
 
 def test_badge_can_point_at_the_student_edition(tmp_path):
     path = NOTEBOOKS[0]
-    folders = build_editions.build([path], tmp_path, badge_path="editions/student", badge_ref="spring")
+    folders = build_editions.build([path], tmp_path, badge_path="editions/student")
     badge = nbformat.read(folders["student"] / path.name, as_version=4).cells[0].source
-    assert f"/blob/spring/editions/student/{path.name}" in badge and "/notebooks/" not in badge
-    assert "/blob/main/notebooks/" in nbformat.read(folders["instructor"] / path.name, as_version=4).cells[0].source
+    assert f"/blob/{_ref(path)}/editions/student/{path.name}" in badge and "/notebooks/" not in badge
+
+
+def _ref(path):
+    """The git ref that a notebook's badge names."""
+    return build_editions.BADGE.search(nbformat.read(path, as_version=4).cells[0].source).group(2)
+
+
+def test_ref_names_the_release_in_badge_and_setup_cell_of_both_editions(tmp_path):
+    path = NOTEBOOKS[0]
+    folders = build_editions.build([path], tmp_path, badge_path="editions/student", ref="spring-2027")
+    student, instructor = (nbformat.read(folders[edition] / path.name, as_version=4) for edition in folders)
+    assert f"/blob/spring-2027/editions/student/{path.name}" in student.cells[0].source
+    assert f"/blob/spring-2027/notebooks/{path.name}" in instructor.cells[0].source
+    for nb in (student, instructor):
+        assert nb.cells[1].source.startswith(setup_cell_header("spring-2027") + "\n")
+
+
+def test_rewrite_notebooks_changes_only_the_setup_lines_and_the_badge(tmp_path):
+    copies = []
+    for path in NOTEBOOKS:
+        copies.append(tmp_path / path.name)
+        copies[-1].write_bytes(path.read_bytes())
+    assert sorted(build_editions.rewrite_notebooks(copies, "v9.9")) == copies
+    assert build_editions.rewrite_notebooks(copies, "v9.9") == [], "a second run changes nothing"
+    for path, copy in zip(NOTEBOOKS, copies):
+        before, after = nbformat.read(path, as_version=4), nbformat.read(copy, as_version=4)
+        assert after.cells[0].source == before.cells[0].source.replace(f"/blob/{_ref(path)}/", "/blob/v9.9/")
+        header = setup_cell_header("v9.9")
+        assert after.cells[1].source.startswith(header + "\n")
+        kept = before.cells[1].source[build_editions.SETUP_END.search(before.cells[1].source).end():]
+        assert after.cells[1].source == header + kept, "the imports below %cd stay as they are"
+        assert after.cells[2:] == before.cells[2:]
+
+
+def test_rewrite_refuses_a_notebook_without_setup_cell_and_writes_nothing(tmp_path):
+    good, bad = tmp_path / NOTEBOOKS[0].name, tmp_path / "99_broken.ipynb"
+    good.write_bytes(NOTEBOOKS[0].read_bytes())
+    nb = nbformat.read(good, as_version=4)
+    nb.cells[1].source = "import numpy as np"
+    nbformat.write(nb, bad)
+    before = good.read_bytes()
+    with pytest.raises(ValueError, match="99_broken.ipynb: the first code cell must be the setup cell"):
+        build_editions.rewrite_notebooks([good, bad], "v9.9")
+    assert good.read_bytes() == before
+    with pytest.raises(ValueError, match="tag or branch"):
+        build_editions.rewrite_notebooks([good], "v9 9")
 
 
 def test_student_notebook_runs_until_its_first_exercise(editions):

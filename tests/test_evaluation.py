@@ -110,3 +110,25 @@ def test_evaluation_leaves_out_silent_stems_and_silent_frames():
     assert isinstance(frames, pd.DataFrame) and set(frames["method"]) == {"noisy"}
     with pytest.raises(ValueError, match="estimates lack"):
         evaluation.evaluate_track("m", "t", references, {"vocals": references["vocals"]}, SR)
+
+
+def test_evaluate_track_takes_the_evaluation_frames(references):
+    halves = evaluation.evaluate_track("m", "t", references, references, SR, window_seconds=0.5, hop_seconds=0.5)
+    assert halves.groupby("target").size().tolist() == [8, 8]  # 4 s in 0.5-s frames
+    assert np.allclose(halves["start"].unique(), np.arange(8) * 0.5)
+
+
+def test_long_signals_are_scored_in_chunks_of_whole_frames():
+    rng = np.random.default_rng(4)
+    n = 10 * SR + SR // 2  # 10.5 s: ten 1-s frames
+    references = {"vocals": rng.standard_normal((n, 2)), "accompaniment": rng.standard_normal((n, 2))}
+    estimates = {name: ref + 0.3 * rng.standard_normal((n, 2)) for name, ref in references.items()}
+    whole = evaluation.bss_eval_frames(references, estimates, SR, chunk_seconds=None)
+    chunked = evaluation.bss_eval_frames(references, estimates, SR, chunk_seconds=4)  # frames 0-3, 4-7, 8-9
+    assert [(part.start, part.stop) for part in evaluation._chunks(n, SR, SR, 4 * SR)] == [
+        (0, 4 * SR), (4 * SR, 8 * SR), (8 * SR, n)]
+    assert [(part.start, part.stop) for part in evaluation._chunks(n, SR, SR, 7 * SR)] == [(0, n)]  # 3-frame tail joins
+    assert chunked[["target", "frame", "start"]].equals(whole[["target", "frame", "start"]])
+    assert np.abs(chunked["SDR"] - whole["SDR"]).max() < 0.5  # own filters per chunk: close, not identical
+    single = evaluation.bss_eval_frames(references, estimates, SR, chunk_seconds=7)  # under 1.5 chunks: one call
+    assert single.equals(whole)

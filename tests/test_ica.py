@@ -165,3 +165,15 @@ def test_speaker_sources_cuts_highpasses_and_checks_length(kaggle_like_tree):
 def test_plot_matrix_returns_axes():
     ax = ica.plot_matrix(np.eye(3), title="I")
     assert ax.get_title() == "I" and len(ax.texts) == 9
+
+
+def test_speaker_sources_reads_only_the_clips_it_needs(kaggle_like_tree, monkeypatch):
+    import course_utils as cu
+
+    files = cu.list_speaker_files(kaggle_like_tree)  # 4 speakers x 4 clips of 1 s
+    read = []
+    real_load = ica.load_speaker_file
+    monkeypatch.setattr(ica, "load_speaker_file", lambda path, sr: read.append(path) or real_load(path, sr=sr))
+    sources, _ = ica.speaker_sources(files, seconds=1.5, sr=16_000)
+    assert sources.shape == (4, 24_000)
+    assert len(read) == 4 * 2, read  # two 1-s clips per speaker, never the other two

@@ -105,3 +105,17 @@ def test_separator_input_is_checked_for_rate_and_length():
         masks.check_separator_input(audio[:1000], 22050, config)
     with pytest.raises(ValueError, match="NaN"):
         masks.check_separator_input(np.full(2048, np.nan), 22050, config)
+
+
+@pytest.mark.parametrize("kind", masks.ORACLE_MASKS)
+def test_oracle_masks_made_source_by_source_equal_the_masks_of_all_spectrograms(kind):
+    rng = np.random.default_rng(5)
+    sources = {name: rng.normal(0, 0.1 * (k + 1), (SR, 2)) for k, name in enumerate(("vocals", "drums", "bass"))}
+    sources["bass"][: SR // 2] = 0.0  # bins where only some sources play
+    mixture = sum(sources.values())
+    magnitudes = {name: np.abs(masks.stft(s, 512, 128)) for name, s in sources.items()}
+    alpha = float(kind[-1])
+    expected = (masks.binary_masks(magnitudes, np.abs(masks.stft(mixture, 512, 128)), alpha=alpha)
+                if kind.startswith("IBM") else masks.ratio_masks(magnitudes, alpha=alpha))
+    made = masks.oracle_masks(mixture, sources, kind, 512, 128)
+    assert all(np.array_equal(made[name], expected[name]) for name in sources)  # bit for bit

@@ -1,5 +1,8 @@
 """Tests for course_utils/runtime.py and the course runner."""
+import os
 import random
+import sys
+import types
 
 import nbformat
 import numpy as np
@@ -52,3 +55,33 @@ def test_readme_times_are_written_into_the_table(tmp_path):
     lines = readme.read_text().splitlines()
     assert lines[2] == "| 00 | [a](x) | learn a | 1.5 min | CPU |"
     assert lines[3] == "| 01 | [b](y) | learn b | 9.9 min | GPU |"
+
+
+def _run_setup_lines(monkeypatch, course_exists):
+    """Run the setup cell's Colab lines as IPython would on Colab; return the shell and magic commands they ran."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    calls = []
+    shell = type("Shell", (), {"system": lambda self, cmd: calls.append(("!", cmd)),
+                               "run_line_magic": lambda self, name, line: calls.append(("%" + name, line))})()
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    monkeypatch.setattr(os.path, "isdir", lambda path: course_exists if path == "/content/course" else False)
+    code = TransformerManager().transform_cell(cu.runtime.setup_cell_header("v1.2"))
+    exec(code, {"get_ipython": lambda: shell})
+    return calls
+
+
+def test_setup_cell_clones_the_pinned_ref_once_and_keeps_colabs_packages(monkeypatch):
+    first = _run_setup_lines(monkeypatch, course_exists=False)
+    assert first[0] == ("!", f"git clone -q --depth 1 --branch v1.2 https://github.com/{cu.runtime.REPOSITORY} "
+                             "/content/course")
+    assert first[1:] == [("%pip", "install -q /content/course"), ("%cd", "/content/course/notebooks")]
+    again = _run_setup_lines(monkeypatch, course_exists=True)
+    assert again == first[1:], "re-running skips the clone (no git error)"
+    assert not any("tensorflow" in line.lower() or "-U" in line.split() or "--upgrade" in line for _, line in first)
+
+
+def test_setup_cell_ref_must_be_a_tag_or_branch():
+    assert "--branch " + cu.runtime.COURSE_REF + " " in cu.runtime.setup_cell_header()
+    with pytest.raises(ValueError, match="tag or branch"):
+        cu.runtime.setup_cell_header("main; rm -rf /")

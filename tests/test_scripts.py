@@ -1,8 +1,11 @@
-"""scripts/train_*.py: the command lines parse, defaults follow the mode, and bad values are refused."""
+"""scripts/train_*.py: the command lines parse, defaults follow the mode, bad values are refused, and full mode
+trains on a tiny MUSDB18 tree, resumes exactly and writes weights the notebooks can load."""
 import importlib
+import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
@@ -46,3 +49,75 @@ def test_train_root_reads_any_musdb_layout_folder():
         [t.name for t in datasets.load_musdb("sample", subsets="train").tracks]
     with pytest.raises(FileNotFoundError, match="not found"):
         script("training_cli").training_db(script("train_unet").parse_args(["--train-root", str(root / "nowhere")]))
+
+
+# ---------------------------------------------------------------- full mode on a tiny MUSDB18 tree
+
+ROOT = SCRIPTS.parent
+SMALL_BUDGET = ["--epochs", "2", "--steps-per-epoch", "2", "--batch-size", "1", "--validation-steps", "1",
+                "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def tiny_musdb(tmp_path_factory):
+    from test_training import musdb_wav_tree
+
+    return musdb_wav_tree(tmp_path_factory.mktemp("musdb"), seconds=3.0)
+
+
+def run_mains(*calls):
+    """Run scripts' main(argv) one after the other in a fresh Python (one CPU thread, as a user would)."""
+    lines = ["import sys", f"sys.path.insert(0, {str(SCRIPTS)!r})"]
+    lines += [f"import {name}; {name}.main({[str(a) for a in argv]!r})" for name, argv in calls]
+    result = subprocess.run([sys.executable, "-c", "\n".join(lines)], cwd=ROOT, capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+def test_full_defaults_and_full_only_options():
+    from course_utils import weights
+
+    args = script("train_unet").parse_args(["--full"])
+    assert args.out == str(weights.weights_dir("full")) and args.checkpoint_dir.endswith("train_unet")
+    assert script("train_unet").parse_args(["--resume", "--checkpoint-dir", "ckpt"]).resume  # sample mode resumes too
+    for name, argv in [("train_mask_cnn", ["--resume", "--checkpoint-dir", "x"]),
+                       ("train_autoencoder", ["--workers", "2"]), ("train_unet", ["--validation-steps", "1"]),
+                       ("train_unet", ["--full", "--remix"]), ("train_mask_cnn", ["--full", "--remixes", "3"]),
+                       ("train_autoencoder", ["--steps-per-epoch", "2"])]:
+        with pytest.raises(SystemExit):
+            script(name).parse_args(argv)
+
+
+def test_unet_full_resumes_to_the_same_weights(tiny_musdb, tmp_path):
+    common = ["--full", "--musdb-root", tiny_musdb, "--alphas", "1", "--base-filters", "2", *SMALL_BUDGET]
+    cut, plain = ["--checkpoint-dir", tmp_path / "cut", "--out", tmp_path / "cut"], \
+        ["--checkpoint-dir", tmp_path / "plain", "--out", tmp_path / "plain"]
+    out = run_mains(("train_unet", common + cut + ["--stop-after-steps", "3"]))  # interrupted in epoch 2
+    assert "stopped after 3 steps, 1 epochs complete" in out
+    assert not (tmp_path / "cut" / "unet_full_alpha_1.npz").exists()
+    out = run_mains(("train_unet", common + cut + ["--resume"]), ("train_unet", common + plain))
+    assert "resumed from" in out
+    from course_utils import unet
+
+    resumed, meta = unet.load_unet(tmp_path / "cut" / "unet_full_alpha_1.npz", {**unet.FULL_CONFIG, "base_filters": 2})
+    uninterrupted, meta_plain = unet.load_unet(tmp_path / "plain" / "unet_full_alpha_1.npz")
+    assert meta["history"] == meta_plain["history"] and len(meta["training"]["val_loss"]) == 2
+    for a, b in zip(resumed.get_weights(), uninterrupted.get_weights()):
+        assert np.array_equal(a, b)
+
+
+def test_mask_cnn_and_autoencoder_full_write_loadable_weights(tiny_musdb, tmp_path):
+    from course_utils import autoencoder, mask_cnn
+
+    common = ["--full", "--musdb-root", tiny_musdb, "--checkpoint-dir", tmp_path / "ckpt", "--out", tmp_path,
+              *SMALL_BUDGET]
+    out = run_mains(("train_mask_cnn", common + ["--sources", "vocals"]),
+                    ("train_autoencoder", common + ["--normalisations", "minmax", "--stats-blocks", "8"]))
+    assert "2 training songs, 1 validation songs" in out
+    _, meta = mask_cnn.load_mask_cnn(tmp_path / "mask_cnn_full_vocals.npz", mask_cnn.FULL_CONFIG, "vocals")
+    assert len(meta["history"]["val_loss"]) == meta["training"]["epochs_run"] == 2
+    _, meta = autoencoder.load_autoencoder(tmp_path / "autoencoder_full_minmax.npz",
+                                           {**autoencoder.SAMPLE_CONFIG, "sr": 44100, "normalisation": "minmax"})
+    assert meta["history"]["best_epoch"] in (1, 2) and meta["history"]["training"]["steps_per_epoch"] == 2
+    assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == ["minmax", "vocals"]
