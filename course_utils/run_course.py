@@ -100,6 +100,11 @@ def notebook_run_parameters(path, data_mode, musdb_root=None, speakers_root=None
     return {"DATA_MODE": data_mode, **chosen}
 
 
+def _known_parameters(record):
+    """A logging filter that drops papermill's "Passed unknown parameter" warnings (see `run_notebook`)."""
+    return not record.getMessage().startswith("Passed unknown parameter")
+
+
 def run_notebook(path, out_dir, parameters, execution_timeout=None):
     """Execute one notebook with papermill and export it to HTML; return (seconds, headline, error).
 
@@ -117,9 +122,11 @@ def run_notebook(path, out_dir, parameters, execution_timeout=None):
     import papermill
     from nbconvert import HTMLExporter
 
-    # papermill reads the parameters cell to warn about unknown names; the "# full: ... = ..." comments beside
-    # each sample value confuse its parser into harmless "Unable to parse line" warnings
+    # papermill reads the parameters cell to warn about unknown names, but its parser trips over the comments beside
+    # the values ("Unable to parse line", then "Passed unknown parameter" for names the cell does define);
+    # `notebook_run_parameters` has already kept only the names the cell defines, so both warnings are noise
     logging.getLogger("papermill.translators").setLevel(logging.ERROR)
+    logging.getLogger("papermill").addFilter(_known_parameters)
 
     path, out_dir = Path(path), Path(out_dir)
     for sub in ("notebooks", "html"):

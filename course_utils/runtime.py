@@ -4,6 +4,7 @@ Used in: every notebook (setup cell and check cell); 00_course_map_and_audio_bas
 (environment check).
 """
 import importlib
+import importlib.util
 import os
 import platform
 import random
@@ -140,8 +141,25 @@ def seed_everything(seed=0, tensorflow=False, threads=None):
 
 
 def _quiet_tensorflow():
-    """Silence TensorFlow's C++ start-up chatter (graph attribute warnings), which is noise in a notebook."""
+    """Import TensorFlow and Keras without their C++ start-up chatter, which is noise in a notebook.
+
+    TF_CPP_MIN_LOG_LEVEL silences TensorFlow's own log lines, but not the absl/oneDNN lines its libraries write
+    to the process's stderr while they load (TensorFlow 2.20+), so stderr is pointed at /dev/null during the
+    import. Errors still reach the notebook: the exception is raised after stderr is restored.
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if "tensorflow" in sys.modules or importlib.util.find_spec("tensorflow") is None:
+        return
+    sys.stderr.flush()
+    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
+    try:
+        import keras  # noqa: F401
+        import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
 
 
 def on_colab():

@@ -1,6 +1,7 @@
 """Tests for course_utils/runtime.py and the course runner."""
 import os
 import random
+import subprocess
 import sys
 import types
 
@@ -85,3 +86,11 @@ def test_setup_cell_ref_must_be_a_tag_or_branch():
     assert "--branch " + cu.runtime.COURSE_REF + " " in cu.runtime.setup_cell_header()
     with pytest.raises(ValueError, match="tag or branch"):
         cu.runtime.setup_cell_header("main; rm -rf /")
+
+
+def test_tensorflow_starts_without_log_lines_on_stderr():
+    """TensorFlow 2.20+ writes absl/oneDNN lines to stderr while it loads; seeding imports it silently."""
+    done = subprocess.run([sys.executable, "-c", "import course_utils as cu; cu.seed_everything(0, tensorflow=True); "
+                           "import sys; print('after', file=sys.stderr)"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip() == "after", done.stderr
