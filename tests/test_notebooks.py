@@ -40,3 +40,11 @@ def test_notebook_conventions(path):
     assert any("Exercises" in _source(c) for c in cells if c.cell_type == "markdown")
     assert not any(o.get("output_type") == "error" for c in code for o in c.get("outputs", []))
     assert path.stat().st_size < 3_000_000, "keep saved outputs small"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_saved_outputs_hold_no_tensorflow_log_lines(path):
+    nb = nbformat.read(path, as_version=4)
+    saved = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    assert not re.search(r"oneDNN custom operations|absl::InitializeLog|cpu_feature_guard", saved), \
+        "TensorFlow's start-up lines are in the saved outputs: import it through cu.seed_everything(tensorflow=True)"
