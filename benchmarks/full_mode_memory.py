@@ -82,6 +82,8 @@ def main():
                          f"got {notebook} {assignment}")
         name, value = assignment.split("=", 1)
         extra[notebook][name] = yaml.safe_load(value)
+    # the notebooks run in notebooks/: relative folders are resolved here, where the reader typed them
+    args.musdb_root, args.weights_dir = str(Path(args.musdb_root).resolve()), str(Path(args.weights_dir).resolve())
     lengths = song_seconds(args.musdb_root, args.songs)
     print(f"test songs (s): {lengths}; N = {args.songs}")
     out_dir = ROOT / "build" / "full_mode_memory"
