@@ -52,6 +52,7 @@ SAMPLE_CONFIG = {  # Chandna et al. 2017 on our 22.05-kHz sample: n_fft 1024 -> 
     "sources": list(MUSDB_TARGETS), "normalisation": "cmvn", "conv_activation": "relu",
     "epsilon": 1e-8, "learning_rate": 1e-3,
 }
+FULL_CONFIG = {**SAMPLE_CONFIG, "sr": 44100}  # MUSDB18's rate; n_fft 1024 still gives 513 bins (23 ms)
 _MODEL_KEYS = ("block_frames", "freq_span", "time_span", "conv_filters", "bottleneck", "sources",
                "conv_activation", "epsilon")
 

@@ -68,7 +68,7 @@ TABLE = {
         "LIVE_FRAME_STEP": (16, 4),
     },
     "09": {
-        "CONFIG": (autoencoder.SAMPLE_CONFIG, {**autoencoder.SAMPLE_CONFIG, "sr": 44100}),
+        "CONFIG": (autoencoder.SAMPLE_CONFIG, autoencoder.FULL_CONFIG),
         "MAX_TEST_TRACKS": (None, 10),
         "LIVE_TRACKS": (None, 8),
         "LIVE_SECONDS": (None, 30),
@@ -78,7 +78,7 @@ TABLE = {
     "10": {
         "UNET_CONFIG": (unet.SAMPLE_CONFIG, unet.FULL_CONFIG),
         "MASK_CNN_CONFIG": (mask_cnn.SAMPLE_CONFIG, mask_cnn.FULL_CONFIG),
-        "AUTOENCODER_CONFIG": (autoencoder.SAMPLE_CONFIG, {**autoencoder.SAMPLE_CONFIG, "sr": 44100}),
+        "AUTOENCODER_CONFIG": (autoencoder.SAMPLE_CONFIG, autoencoder.FULL_CONFIG),
         "N_FFT": (2048, 4096),
         "HOP": (512, 1024),
         "MAX_TEST_TRACKS": (None, 10),

@@ -8,7 +8,7 @@ weights/autoencoder_sample_<normalisation>.npz. Two processes can train both sid
 
     python scripts/train_autoencoder.py --normalisations minmax & python scripts/train_autoencoder.py --normalisations cmvn
 
-Full mode (`--full`): musdb's 'train' split at 44.1 kHz ({**autoencoder.SAMPLE_CONFIG, "sr": 44100}), read from
+Full mode (`--full`): musdb's 'train' split at 44.1 kHz (autoencoder.FULL_CONFIG), read from
 disk in chunks of CHUNK_SECONDS (training.chunk_dataset: parallel decoding, bounded memory), normalisation
 statistics from --stats-blocks blocks of random chunks, mixed precision on a GPU; musdb's 'valid' split stops
 (early stopping, best epoch kept). A checkpoint after every epoch in --checkpoint-dir (default
@@ -89,7 +89,7 @@ def full_training(train, valid, base, args):
 def main(argv=None):
     args = parse_args(argv)
     runtime.seed_everything(args.seed, tensorflow=True, threads=args.threads)
-    base = {**autoencoder.SAMPLE_CONFIG, "learning_rate": args.lr, **({"sr": 44100} if args.full else {})}
+    base = {**(autoencoder.FULL_CONFIG if args.full else autoencoder.SAMPLE_CONFIG), "learning_rate": args.lr}
     if args.full:
         print(f"precision: {training.use_mixed_precision()}", flush=True)
         train_songs, val_songs = training_cli.full_tracks(args)

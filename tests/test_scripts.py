@@ -118,6 +118,6 @@ def test_mask_cnn_and_autoencoder_full_write_loadable_weights(tiny_musdb, tmp_pa
     _, meta = mask_cnn.load_mask_cnn(tmp_path / "mask_cnn_full_vocals.npz", mask_cnn.FULL_CONFIG, "vocals")
     assert len(meta["history"]["val_loss"]) == meta["training"]["epochs_run"] == 2
     _, meta = autoencoder.load_autoencoder(tmp_path / "autoencoder_full_minmax.npz",
-                                           {**autoencoder.SAMPLE_CONFIG, "sr": 44100, "normalisation": "minmax"})
+                                           {**autoencoder.FULL_CONFIG, "normalisation": "minmax"})
     assert meta["history"]["best_epoch"] in (1, 2) and meta["history"]["training"]["steps_per_epoch"] == 2
     assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == ["minmax", "vocals"]
