@@ -15,7 +15,8 @@ One module per part of the course (each function's docstring names the notebooks
     mask_cnn     S3's binary-mask CNN: context windows, targets, separation  08, 10
     autoencoder  S1's CNN autoencoder: MIN-MAX/CMVN, soft masks, separation  09, 10
     comparison   every separator on the same tracks, timed and scored       10
-    weights      trained weights on disk, checked against their configuration  07–10
+    separator    one contract for every trained separator: separate, load, your own file  07–10
+    weights      trained weights on disk, checked against their kind and configuration  07–10
     training     full-scale training: chunks read from disk, checkpoints, resume, early stopping  scripts/train_*.py
     exercises    automatic checks for the notebooks' exercises              every notebook
 
@@ -23,17 +24,20 @@ The names used in every notebook are available as ``course_utils.<name>``; part-
 used through its module, e.g. ``from course_utils import ica`` then ``ica.separate_fastica(...)``.
 """
 from . import (audio, autoencoder, baselines, classifiers, comparison, datasets, evaluation, exercises, features, ica,
-               mask_cnn, masks, runtime, settings, training, unet, weights)
+               mask_cnn, masks, runtime, separator, settings, training, unet, weights)
 from .audio import (check_audio, interactive_plot, listening_widget, load_audio, play, plot_spectrogram, plot_waveform,
                     show_audio)
 from .datasets import (
     KAGGLE_DATASET,
     MUSDB_TARGETS,
     SPEAKER_SR,
+    Track,
+    as_track,
     choose_speakers,
     download_kaggle_speakers,
     list_speaker_files,
     load_musdb,
+    load_unseen_music,
     load_speaker_file,
     musdb_root,
     require_ffmpeg,
@@ -42,6 +46,7 @@ from .datasets import (
     speakers_root,
     split_by_file,
 )
+from .separator import Separator, load_separator, separate, separate_file, upload_and_separate
 from .runtime import (
     cache_dir,
     check_data_mode,

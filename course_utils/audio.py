@@ -13,28 +13,33 @@ import soundfile as sf
 PLAYER_SR = 16_000  # saved audio players are resampled to this rate to keep notebooks small
 
 
-def check_audio(audio, name="audio", ndim=(1,)):
-    """Validate an audio array and return it as float64.
+def check_audio(audio, name="audio", ndim=(1,), allow_silent=False, channels_last=False):
+    """Validate an audio array and return it as float64: the one input check every public function calls.
 
-    Used in: every public function of the course that takes audio.
+    Used in: every public function of the course that takes audio (directly or through `masks.check_audio`).
 
     Args:
         audio: array of samples.
         name: what to call the array in error messages.
         ndim: allowed numbers of dimensions, e.g. (1,) for mono, (1, 2) for mono or multichannel.
+        allow_silent: accept all-zero audio (a player of a silent estimate plays silence; a separator refuses it).
+        channels_last: 2-D audio must be (n, channels); (channels, n) gets a message that says to transpose.
     Returns:
         The audio as a float64 numpy array.
     Raises:
-        ValueError: empty, wrong rank, NaN/inf, or all-zero audio.
+        ValueError: empty, wrong rank or layout, NaN/inf, or (unless allow_silent) all-zero audio.
     """
     audio = np.asarray(audio, dtype=np.float64)
     if audio.ndim not in ndim:
-        raise ValueError(f"{name} must have {' or '.join(map(str, ndim))} dimension(s), got shape {audio.shape}.")
+        wanted = "shape (n,) or (n, channels)" if channels_last else f"{' or '.join(map(str, ndim))} dimension(s)"
+        raise ValueError(f"{name} must have {wanted}, got shape {audio.shape}.")
     if audio.size == 0:
         raise ValueError(f"{name} is empty (shape {audio.shape}): check the file or the slice you took.")
+    if channels_last and audio.ndim == 2 and audio.shape[0] < audio.shape[1]:
+        raise ValueError(f"{name} of shape {audio.shape} looks like (channels, n); pass audio.T, shaped (n, channels).")
     if not np.all(np.isfinite(audio)):
         raise ValueError(f"{name} contains NaN or infinite values: check the processing that produced it.")
-    if not np.any(audio):
+    if not allow_silent and not np.any(audio):
         raise ValueError(f"{name} is silent (all zeros): pick another file or excerpt.")
     return audio
 
@@ -125,7 +130,8 @@ def play(audio, sr, max_seconds=10.0, normalize=True):
     """
     from IPython.display import Audio
 
-    audio = check_audio(audio, ndim=(1, 2))
+    audio = check_audio(audio, ndim=(1, 2), allow_silent=True)
+    normalize = normalize and bool(np.any(audio))  # a silent estimate plays as silence
     if audio.ndim == 2 and audio.shape[0] > audio.shape[1]:
         audio = audio.T  # IPython wants (channels, n)
     audio = audio[..., : int(max_seconds * sr)]

@@ -350,8 +350,8 @@ def _song_arrays(song, config):
                          f"{sorted(song[1] if is_tuple else song.targets)}: choose sources the tracks have, "
                          f"e.g. {{**config, 'sources': {list(MUSDB_TARGETS)}}}.")
     mixture, stems, sr = song if is_tuple else track_arrays(song, config["sources"])
-    mixture = masks.check_separator_input(mixture, sr, config, label[0].upper() + label[1:])
-    return mixture, masks._check_sources({name: stems[name] for name in config["sources"]}, mixture)
+    mixture = masks.check_separator_input(mixture, sr, config, label[0].upper() + label[1:], allow_silent=True)
+    return mixture, masks.check_sources({name: stems[name] for name in config["sources"]}, mixture)
 
 
 def training_blocks(songs, config):
@@ -525,7 +525,7 @@ def save_weights(model, path, config, history=None):
         config: the configuration it was trained with.
         history: optional result of `train`, stored with the weights.
     """
-    save_weights_file(model, path, {"model": "autoencoder", "config": dict(check_config(config)),
+    save_weights_file(model, path, "autoencoder", {"config": dict(check_config(config)),
                                     "layers": dict(model.course_config), "history": history or {}})
 
 
@@ -544,8 +544,6 @@ def load_autoencoder(path, config=None):
     """
     meta, arrays = read_weights_file(path, "autoencoder", "train a model and save it with autoencoder.save_weights "
                                                           "first")
-    if meta.get("model") != "autoencoder":
-        raise ValueError(f"{path} is not an autoencoder weights file written by autoencoder.save_weights.")
     return build_and_load(path, meta, arrays, build_from_config, config, layers_key="layers"), meta
 
 

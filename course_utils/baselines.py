@@ -17,7 +17,7 @@ from . import masks
 
 
 def _check_stereo(mixture, sr):
-    mixture = masks._check_mixture(mixture)
+    mixture = masks.check_audio(mixture)
     if mixture.ndim != 2 or mixture.shape[1] != 2:
         raise ValueError(f"The baselines expect a stereo mixture shaped (n, 2), got {mixture.shape}.")
     if not np.any(mixture):
@@ -30,7 +30,7 @@ def _check_stereo(mixture, sr):
 def _check_oracle(oracle, mixture):
     if not isinstance(oracle, dict) or not {"vocals", "accompaniment"} <= set(oracle):
         raise ValueError("oracle must be a dict with the true 'vocals' and 'accompaniment' (n, 2) signals.")
-    return masks._check_sources({k: oracle[k] for k in ("vocals", "accompaniment")}, mixture)
+    return masks.check_sources({k: oracle[k] for k in ("vocals", "accompaniment")}, mixture)
 
 
 def mixture_as_estimate(mixture, sr, n_sources=4, stems=None):

@@ -21,23 +21,14 @@ import pandas as pd
 
 from . import masks
 from .audio import excerpt
-from .datasets import MUSDB_TARGETS, track_arrays
+from .datasets import MUSDB_TARGETS, as_track, track_arrays
 from .evaluation import evaluate_track, sisec_medians
 
 PAIR, FOUR = "vocals/accompaniment", "four stems"
 
 
 def _check_track(track, name):
-    if not (isinstance(track, (tuple, list)) and len(track) == 3 and isinstance(track[1], dict)):
-        raise ValueError(f"Track {name!r} must be a (mixture, stems, sr) tuple from datasets.track_arrays "
-                         f"or a musdb track from datasets.load_musdb(...).tracks.")
-    mixture, stems, sr = track
-    missing = [stem for stem in MUSDB_TARGETS if stem not in stems]
-    if missing:
-        raise ValueError(f"Track {name!r} lacks the stems {missing}: read it with datasets.track_arrays(track) "
-                         f"(all four MUSDB stems).")
-    mixture = masks._check_mixture(mixture)
-    return mixture, masks._check_sources(stems, mixture), sr
+    return as_track(track, MUSDB_TARGETS, f"Track {name!r}")
 
 
 def _is_musdb_track(track):

@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import warnings
+from collections import namedtuple
 from pathlib import Path
 
 import numpy as np
@@ -277,22 +278,24 @@ def _file_md5(path):
     return hashlib.md5(Path(path).read_bytes()).hexdigest()
 
 
-def sample_musdb_root():
-    """Decode the bundled FLAC music sample into a MUSDB-layout WAV tree in the cache; return its root.
+def sample_musdb_root(collection="musdb"):
+    """Decode a bundled FLAC music collection into a MUSDB-layout WAV tree in the cache; return its root.
 
-    Used in: `load_musdb` in sample mode. The FLAC files in ``data/musdb`` are decoded once
-    (lossless: the mixture still equals the sum of the stems); a stamp of their checksums
-    makes the cache rebuild itself if the bundled data changes.
+    Used in: `load_musdb` in sample mode (``data/musdb``) and `load_unseen_music` (``data/musdb_unseen``).
+    The FLAC files are decoded once (lossless: the mixture still equals the sum of the stems); a stamp of
+    their checksums makes the cache rebuild itself if the bundled data changes.
 
+    Args:
+        collection: the folder under ``data/``: "musdb" (the sample) or "musdb_unseen" (the unseen test songs).
     Returns:
         pathlib.Path of a folder with ``{train,test}/<track>/{mixture,vocals,drums,bass,other}.wav``.
     """
-    source = data_dir() / "musdb"
+    source = data_dir() / collection
     flacs = sorted(source.glob("*/*/*.flac"))
     if not flacs:
-        raise FileNotFoundError(f"The music sample is missing from {source}: re-clone the repository.")
+        raise FileNotFoundError(f"The music in {source} is missing: re-clone the repository.")
     stamp = hashlib.md5("".join(f"{p.relative_to(source)}:{p.stat().st_size}" for p in flacs).encode()).hexdigest()
-    target = cache_dir("musdb_sample_wav")
+    target = cache_dir(f"{collection}_sample_wav")
     if (target / "STAMP").is_file() and (target / "STAMP").read_text() == stamp:
         return target
     # decode into a private folder and rename it into place, so that a parallel run never reads half a tree
@@ -502,8 +505,30 @@ def load_musdb(data_mode="sample", subsets=("train", "test"), split=None, root=N
     return db
 
 
+Track = namedtuple("Track", ["mixture", "stems", "sr"])
+Track.__doc__ = """One song as arrays, the one track type of 06–10: every separator's data readers and evaluation take it.
+
+mixture: (n,) or (n, channels) float64; stems: {name: array shaped like the mixture}; sr: rate in Hz.
+A plain (mixture, stems, sr) tuple works wherever a Track does.
+"""
+
+
+def load_unseen_music():
+    """The bundled unseen test songs: MIDI, a soundfont, a drum kit and a voice that no training song uses.
+
+    Used in: 07–10 (every model on the test songs and on these, side by side: what generalisation costs).
+
+    Returns:
+        musdb.DB of ``data/musdb_unseen`` (decoded to the cache like the sample): 22.05 kHz stereo test songs.
+    """
+    require_ffmpeg()
+    import musdb
+
+    return musdb.DB(root=str(sample_musdb_root("musdb_unseen")), is_wav=True, subsets="test")
+
+
 def track_arrays(track, targets=MUSDB_TARGETS):
-    """A musdb track as plain arrays: the mixture, a dict of stems, and the sample rate.
+    """A musdb track as a `Track` of plain arrays: the mixture, a dict of stems, and the sample rate.
 
     Used in: 06–10 (separators and evaluation take arrays, not musdb objects).
 
@@ -511,13 +536,43 @@ def track_arrays(track, targets=MUSDB_TARGETS):
         track: a track from `load_musdb(...).tracks`.
         targets: stem names to read (any of musdb's targets, e.g. "accompaniment").
     Returns:
-        (mixture (n, 2) float64, {name: (n, 2) float64}, rate in Hz).
+        Track(mixture (n, 2) float64, {name: (n, 2) float64}, rate in Hz).
     """
     missing = [name for name in targets if name not in track.targets]
     if missing:
         raise ValueError(f"Track {track.name} has no target(s) {missing}; it has {list(track.targets)}.")
     stems = {name: np.asarray(track.targets[name].audio, dtype=np.float64) for name in targets}
-    return np.asarray(track.audio, dtype=np.float64), stems, int(track.rate)
+    return Track(np.asarray(track.audio, dtype=np.float64), stems, int(track.rate))
+
+
+def as_track(track, targets=MUSDB_TARGETS, what="A track"):
+    """A musdb track or a (mixture, stems, sr) tuple as a checked `Track` holding (at least) `targets`.
+
+    Used in: the separators' training-data readers (`unet`, `mask_cnn`, `autoencoder`; 07–10) and `comparison`.
+
+    Args:
+        track: a musdb track (read from disk now) or a (mixture, {stem: audio}, sr) tuple / `Track`.
+        targets: the stems that must be there (a tuple's other stems are kept).
+        what: how the messages name the track.
+    Returns:
+        Track with float64 arrays, every stem shaped like the mixture.
+    """
+    from .masks import check_audio, check_sources
+
+    if hasattr(track, "targets") and hasattr(track, "audio"):
+        return track_arrays(track, targets)
+    if not (isinstance(track, (tuple, list)) and len(track) == 3 and isinstance(track[1], dict)):
+        raise ValueError(f"{what} must be a musdb track (datasets.load_musdb(...).tracks) or a (mixture, stems, sr) "
+                         f"tuple such as datasets.track_arrays returns; got {type(track).__name__}.")
+    mixture, stems, sr = track
+    missing = [name for name in targets if name not in stems]
+    if missing:
+        raise ValueError(f"{what} lacks the stems {missing}; it has {sorted(stems)}: read it with "
+                         f"datasets.track_arrays(track, targets={list(targets)}).")
+    if not isinstance(sr, (int, np.integer)) or sr <= 0:
+        raise ValueError(f"{what}'s sample rate must be a positive integer in Hz, got {sr!r}.")
+    mixture = check_audio(mixture, f"{what}'s mixture")
+    return Track(mixture, check_sources(stems, mixture), int(sr))
 
 
 def remix_tracks(tracks, n_mixes, seed=0, gain_range=(0.5, 1.5)):
@@ -556,5 +611,5 @@ def remix_tracks(tracks, n_mixes, seed=0, gain_range=(0.5, 1.5)):
         chosen = {name: tracks[rng.integers(len(tracks))][1][name] * rng.uniform(low, high) for name in stems}
         length = min(len(audio) for audio in chosen.values())
         chosen = {name: audio[:length] for name, audio in chosen.items()}
-        remixes.append((sum(chosen.values()), chosen, int(tracks[0][2])))
+        remixes.append(Track(sum(chosen.values()), chosen, int(tracks[0][2])))
     return remixes

@@ -128,7 +128,7 @@ def binary_mask_targets(mixture, sources, names=None, threshold=0.5, n_fft=SAMPL
     Returns:
         dict name -> float mask of 0s and 1s, (freq, frames) for mono, (channels, freq, frames) otherwise.
     """
-    mixture = masks._check_mixture(mixture)
+    mixture = masks.check_audio(mixture)
     if not isinstance(sources, dict) or not sources:
         raise ValueError("sources must be a non-empty dict, e.g. {'vocals': (n, 2) array, 'drums': ...}.")
     names = list(sources) if names is None else [names] if isinstance(names, str) else list(names)
@@ -136,7 +136,7 @@ def binary_mask_targets(mixture, sources, names=None, threshold=0.5, n_fft=SAMPL
     if missing or not names:
         raise ValueError(f"No source(s) {missing or names} in this track; it has {list(sources)}.")
     _check_threshold(threshold)
-    chosen = masks._check_sources({name: sources[name] for name in names}, mixture)
+    chosen = masks.check_sources({name: sources[name] for name in names}, mixture)
     magnitudes = {name: np.abs(masks.stft(audio, n_fft, hop_length)) for name, audio in chosen.items()}
     return masks.binary_masks(magnitudes, np.abs(masks.stft(mixture, n_fft, hop_length)), alpha=1.0, theta=threshold)
 
@@ -473,7 +473,7 @@ def save_weights(model, path, source, history=None, training=None):
     """
     if not isinstance(source, str) or not source:
         raise ValueError(f"source must be the name of the source the model separates, e.g. 'vocals'; got {source!r}.")
-    save_weights_file(model, path, {"model": "mask_cnn", "config": model.course_config, "source": source,
+    save_weights_file(model, path, "mask_cnn", {"config": model.course_config, "source": source,
                                     "history": {k: [float(v) for v in values] for k, values in (history or {}).items()},
                                     "training": training or {}})
 
@@ -492,10 +492,8 @@ def load_mask_cnn(path, config=None, source=None):
     Raises:
         FileNotFoundError: no file. ValueError: not a mask-CNN file, another configuration or source.
     """
-    meta, arrays = read_weights_file(path, "mask-CNN", "train a model (mask_cnn.train_models) and save it with "
+    meta, arrays = read_weights_file(path, "mask_cnn", "train a model (mask_cnn.train_models) and save it with "
                                                        "mask_cnn.save_weights first")
-    if meta.get("model") != "mask_cnn":
-        raise ValueError(f"{path} is not a mask-CNN weights file written by mask_cnn.save_weights.")
     if config is not None:
         check_same_config(path, meta["config"], check_config(config))
     if source is not None and meta["source"] != source:

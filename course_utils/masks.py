@@ -11,30 +11,34 @@ mixture STFT (which keeps the mixture's phase), then an inverse STFT cut to the 
 import librosa
 import numpy as np
 
+from .audio import check_audio as _check_audio
+
 N_FFT = 2048      # 93 ms at 22050 Hz: the frequency resolution of Open-Unmix (4096 at 44.1 kHz)
 HOP_LENGTH = 512  # 75 % overlap; with a Hann window the inverse STFT reconstructs exactly
 ORACLE_MASKS = ("IBM1", "IBM2", "IRM1", "IRM2")  # SiSEC names: binary/ratio mask, exponent 1 or 2
 
 
-def _check_mixture(mixture):
-    """Validate time-domain audio (n,) or (n, channels); return float64."""
-    mixture = np.asarray(mixture, dtype=np.float64)
-    if mixture.ndim not in (1, 2) or mixture.size == 0:
-        raise ValueError(f"Audio must have shape (n,) or (n, channels), got {mixture.shape}.")
-    if mixture.ndim == 2 and mixture.shape[0] < mixture.shape[1]:
-        raise ValueError(f"Audio of shape {mixture.shape} looks like (channels, n); pass audio.T, shaped (n, channels).")
-    if not np.all(np.isfinite(mixture)):
-        raise ValueError("Audio contains NaN or infinite values: check the processing that produced it.")
-    return mixture
+def check_audio(mixture, what="Audio"):
+    """`audio.check_audio` for time-domain signals in the course's layout: (n,) or (n, channels), silence allowed.
+
+    Used in: every function here that takes audio, `baselines`, `comparison` and the separators (07–10).
+
+    Returns:
+        the audio as float64.
+    """
+    return _check_audio(mixture, what, ndim=(1, 2), allow_silent=True, channels_last=True)
 
 
-def _check_sources(sources, mixture):
-    """Validate a dict of time-domain sources shaped like `mixture`."""
+def check_sources(sources, mixture):
+    """Validate a dict of time-domain sources shaped like `mixture` (from `check_audio`); return them as float64.
+
+    Used in: `oracle_masks`, `comparison`, `baselines` and the separators' training-data readers (07–10).
+    """
     if not isinstance(sources, dict) or not sources:
         raise ValueError("sources must be a non-empty dict, e.g. {'vocals': (n, 2) array, 'drums': ...}.")
     checked = {}
     for name, audio in sources.items():
-        audio = _check_mixture(audio)
+        audio = check_audio(audio, f"Source '{name}'")
         if audio.shape != mixture.shape:
             raise ValueError(f"Source '{name}' has shape {audio.shape} but the mixture has {mixture.shape}: sources "
                              f"must have the mixture's length and channels (same sample rate, same excerpt).")
@@ -42,16 +46,17 @@ def _check_sources(sources, mixture):
     return checked
 
 
-def check_separator_input(mixture, sr, config, what="The audio"):
-    """Validate audio for a trained separator: its rate is config["sr"] and it holds at least one STFT frame.
+def check_separator_input(mixture, sr, config, what="The audio", allow_silent=False):
+    """Validate audio for a trained separator: its rate is config["sr"], it is not silent, it holds one STFT frame.
 
-    Used in: `unet.separate`, `mask_cnn.separate`, `autoencoder.separate` and their training-data readers (07–10).
+    Used in: `separator.separate` (every model, 07–10) and the models' training-data readers.
 
     Args:
         mixture: (n,) or (n, channels) audio, or None to check only the rate.
         sr: its sample rate in Hz.
         config: the model's configuration, with "sr" and "n_fft".
         what: how the messages name the audio (e.g. "A training song").
+        allow_silent: accept all-zero audio (training chunks may be silent; a mixture to separate may not).
     Returns:
         the mixture as float64 (None if None was given).
     """
@@ -61,7 +66,9 @@ def check_separator_input(mixture, sr, config, what="The audio"):
                          f"or use a configuration for {sr} Hz.")
     if mixture is None:
         return None
-    mixture = _check_mixture(mixture)
+    mixture = check_audio(mixture, what)
+    if not allow_silent and not np.any(mixture):
+        raise ValueError(f"{what} is silent (all zeros): there is nothing to separate; pick another file or excerpt.")
     if len(mixture) < config["n_fft"]:
         raise ValueError(f"{what} has {len(mixture)} samples, shorter than one STFT frame (n_fft = {config['n_fft']}): "
                          f"give at least {config['n_fft']} samples ({config['n_fft'] / config['sr']:.3f} s).")
@@ -80,7 +87,7 @@ def stft(audio, n_fft=N_FFT, hop_length=HOP_LENGTH):
     Returns:
         complex array (1 + n_fft // 2, frames) for mono, (channels, 1 + n_fft // 2, frames) otherwise.
     """
-    audio = _check_mixture(audio)
+    audio = check_audio(audio)
     if not 0 < hop_length <= n_fft:
         raise ValueError(f"hop_length must be in (0, n_fft={n_fft}], got {hop_length}.")
     return librosa.stft(audio.T, n_fft=n_fft, hop_length=hop_length)
@@ -187,8 +194,8 @@ def oracle_masks(mixture, sources, kind="IRM2", n_fft=N_FFT, hop_length=HOP_LENG
     """
     if kind not in ORACLE_MASKS:
         raise ValueError(f"kind must be one of {ORACLE_MASKS}, got {kind!r}.")
-    mixture = _check_mixture(mixture)
-    sources = _check_sources(sources, mixture)
+    mixture = check_audio(mixture)
+    sources = check_sources(sources, mixture)
     alpha = float(kind[-1])
     # one spectrogram at a time (IBM) and masks made in place (IRM): less memory for a full-length song
     if kind.startswith("IBM"):
@@ -214,7 +221,7 @@ def apply_masks(mixture, masks, n_fft=N_FFT, hop_length=HOP_LENGTH):
     Returns:
         dict name -> time-domain estimate shaped like `mixture`, sample-aligned with it.
     """
-    mixture = _check_mixture(mixture)
+    mixture = check_audio(mixture)
     mix_stft = stft(mixture, n_fft, hop_length)
     if not isinstance(masks, dict) or not masks:
         raise ValueError("masks must be a non-empty dict name -> mask array.")
@@ -272,3 +279,113 @@ def oracle_separation(mixture, sources, kind="IRM2", n_fft=N_FFT, hop_length=HOP
     """
     estimates = apply_masks(mixture, oracle_masks(mixture, sources, kind, n_fft, hop_length), n_fft, hop_length)
     return add_accompaniment(estimates) if "vocals" in estimates and len(estimates) > 1 else estimates
+
+
+# ---------------------------------------------------------------- blocks and the Wiener filter (07–10)
+
+def split_blocks(spec, block_frames, overlap=0.5, multiple=1):
+    """Cut a (..., freq, frames) spectrogram into overlapping blocks of `block_frames` frames for a network.
+
+    Used in: `unet` and `autoencoder` (07, 09, 10): every block-wise separator.
+
+    With overlap 0.5 the blocks start every block_frames / 2 frames and the spectrogram is padded with silence
+    at both ends by the same amount, so every frame of the song lies in two blocks, and `join_blocks` fades
+    between them: no frame is estimated only from the edge of a block, where the network sees no context.
+    With overlap 0 the blocks are disjoint (S2's reconstruction).
+
+    Args:
+        spec: (freq, frames) or (channels, freq, frames) real array (a magnitude or a mask).
+        block_frames: frames per block.
+        overlap: the share of a block that overlaps the next, in [0, 1).
+        multiple: zero-pad each block's (freq, frames) to multiples of this (a U-Net's 2 ** levels).
+    Returns:
+        (blocks (n_blocks * channels, F, T, 1) float32, layout) for `join_blocks`.
+    """
+    spec = np.asarray(spec)
+    if spec.ndim not in (2, 3) or 0 in spec.shape:
+        raise ValueError(f"spec must be a non-empty (freq, frames) or (channels, freq, frames) array, got {spec.shape}.")
+    if not 0 <= overlap < 1 or int(block_frames) < 1 or int(multiple) < 1:
+        raise ValueError(f"Need block_frames >= 1, multiple >= 1 and 0 <= overlap < 1; got {block_frames}, "
+                         f"{multiple}, {overlap}.")
+    spec3 = spec[None] if spec.ndim == 2 else spec
+    channels, freq, frames = spec3.shape
+    hop = max(1, block_frames - int(round(block_frames * overlap)))
+    lead = block_frames - hop
+    n_blocks = max(1, -(-(2 * lead + frames - block_frames) // hop) + 1)  # silence after the end too
+    total = (n_blocks - 1) * hop + block_frames
+    padded_freq, padded_frames = -(-freq // multiple) * multiple, -(-block_frames // multiple) * multiple
+    padded = np.zeros((channels, padded_freq, total - block_frames + padded_frames), np.float32)
+    padded[:, :freq, lead:lead + frames] = spec3
+    blocks = np.stack([padded[c, :, b * hop:b * hop + padded_frames] for b in range(n_blocks) for c in range(channels)])
+    layout = {"channels": channels, "freq": freq, "frames": frames, "block_frames": block_frames, "hop": hop,
+              "lead": lead, "n_blocks": n_blocks, "mono": spec.ndim == 2}
+    return blocks[..., None], layout
+
+
+def join_blocks(outputs, layout):
+    """Inverse of `split_blocks`: crop each block's padding and cross-fade overlapping blocks frame by frame.
+
+    Used in: `unet` and `autoencoder` (07, 09, 10).
+
+    Each block's frames are weighted by a Hann-shaped fade (a flat one without overlap), and each frame is the
+    weighted mean of the blocks that hold it.
+
+    Args:
+        outputs: (n_blocks * channels, F, T, k) network outputs for the blocks (or the blocks themselves).
+        layout: from `split_blocks`.
+    Returns:
+        array (k, [channels,] freq, frames): one spectrogram per output channel, aligned with the input.
+    """
+    outputs = np.asarray(outputs)
+    channels, freq, block, hop = layout["channels"], layout["freq"], layout["block_frames"], layout["hop"]
+    if outputs.ndim != 4 or len(outputs) != layout["n_blocks"] * channels or outputs.shape[1] < freq \
+            or outputs.shape[2] < block:
+        raise ValueError(f"outputs of shape {outputs.shape} do not fit the layout ({layout['n_blocks']} blocks x "
+                         f"{channels} channels, at least {freq} x {block}): give the network's outputs for exactly "
+                         f"the blocks of split_blocks.")
+    fade = np.hanning(block + 2)[1:-1] if hop < block else np.ones(block)
+    total = (layout["n_blocks"] - 1) * hop + block
+    summed = np.zeros((outputs.shape[-1], channels, freq, total))
+    weight = np.zeros(total)
+    cropped = outputs[:, :freq, :block].reshape(layout["n_blocks"], channels, freq, block, -1)
+    for b, values in enumerate(cropped):
+        summed[..., b * hop:b * hop + block] += np.moveaxis(values, -1, 0) * fade
+        weight[b * hop:b * hop + block] += fade
+    joined = (summed / weight)[..., layout["lead"]:layout["lead"] + layout["frames"]]
+    return joined[:, 0] if layout["mono"] else joined
+
+
+def wiener_filter(mix_stft, magnitudes, iterations=1, max_frames=2000):
+    """Multichannel Wiener filter (norbert, as Open-Unmix uses it): complex source STFTs from magnitude estimates.
+
+    Used in: `separator.separate(..., wiener_iterations=...)` (07–10).
+
+    Starting from the estimates with the mixture's phase, each EM iteration fits every source a spatial
+    covariance (where it sits between the channels) and a power spectrogram, and re-splits the mixture STFT
+    in proportion to them. The source STFTs add up to the mixture STFT. Long songs are filtered in spans of
+    `max_frames` frames (each span fits its own covariances), which bounds memory.
+
+    Args:
+        mix_stft: complex (freq, frames) or (channels, freq, frames) mixture STFT.
+        magnitudes: dict source -> non-negative magnitude estimate of the same shape.
+        iterations: EM iterations (0: the magnitudes with the mixture's phase, a ratio mask).
+        max_frames: frames per span.
+    Returns:
+        dict source -> complex STFT shaped like `mix_stft`.
+    """
+    import norbert
+
+    mix_stft = np.asarray(mix_stft)
+    names = list(magnitudes)
+    if not names or any(np.shape(magnitudes[n]) != mix_stft.shape for n in names):
+        raise ValueError(f"Give one magnitude per source shaped like the mixture STFT {mix_stft.shape}; got "
+                         f"{ {n: np.shape(m) for n, m in magnitudes.items()} }.")
+    if int(iterations) < 0:
+        raise ValueError(f"iterations must be 0 or more, got {iterations}.")
+    x = mix_stft[None] if mix_stft.ndim == 2 else mix_stft                       # (C, F, T)
+    v = np.stack([np.asarray(magnitudes[n]).reshape(x.shape) for n in names], -1)  # (C, F, T, J)
+    x, v = np.transpose(x, (2, 1, 0)), np.transpose(v, (2, 1, 0, 3))            # norbert: (T, F, C[, J])
+    spans = [norbert.wiener(v[s:s + max_frames].astype(np.float64), x[s:s + max_frames].astype(np.complex128),
+                            int(iterations), use_softmask=False) for s in range(0, len(x), max_frames)]
+    y = np.transpose(np.concatenate(spans), (2, 1, 0, 3)).reshape(*mix_stft.shape, len(names))
+    return {name: y[..., j] for j, name in enumerate(names)}

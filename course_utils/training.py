@@ -87,8 +87,8 @@ def chunk_length(tracks, seconds):
     return min(int(seconds * rate), min(track_samples(t) for t in tracks))
 
 
-def chunk_starts(tracks, chunk_samples, seed=None):
-    """(track index, start sample) of the chunks an epoch reads: random and endless, or every chunk once.
+def chunk_starts(tracks, chunk_samples, seed=None, remix=False, gain_range=(0.25, 1.25)):
+    """Where an epoch's chunks come from: random and endless, or every chunk once; optionally remixed.
 
     Used in: `chunk_dataset`.
 
@@ -97,23 +97,49 @@ def chunk_starts(tracks, chunk_samples, seed=None):
         chunk_samples: samples per chunk.
         seed: an integer: an endless stream of random chunks (uniform song, uniform offset), the same for the
             same seed; None: every song cut into consecutive chunks, in order (validation).
+        remix: (with a seed) every stem from its own random song and offset, scaled by a random gain and with
+            its channels swapped half of the time (Open-Unmix's augmentation; Uhlich et al. 2017): mixtures
+            that no song contains.
+        gain_range: (low, high) of the uniform gain of a remixed stem.
     Yields:
-        (track index, start) pairs of int64.
+        (track indices, starts, gains, swaps): one entry per stem (vocals, drums, bass, other) when remixing;
+        otherwise one entry (the whole chunk of one song, gain 1, no swap).
     """
     lengths = [track_samples(t) for t in tracks]
     if seed is None:
         for index, n in enumerate(lengths):
             for start in range(0, n - chunk_samples + 1, chunk_samples):
-                yield np.int64(index), np.int64(start)
+                yield np.array([index]), np.array([start]), np.ones(1, np.float32), np.zeros(1, bool)
         return
     rng = np.random.default_rng(seed)
+    parts = len(MUSDB_TARGETS) if remix else 1
     while True:
-        index = int(rng.integers(len(tracks)))
-        yield np.int64(index), np.int64(rng.integers(lengths[index] - chunk_samples + 1))
+        index = rng.integers(len(tracks), size=parts)
+        start = np.array([rng.integers(lengths[i] - chunk_samples + 1) for i in index])
+        gains = rng.uniform(*gain_range, size=parts).astype(np.float32) if remix else np.ones(1, np.float32)
+        swaps = rng.random(parts) < 0.5 if remix else np.zeros(1, bool)
+        yield index.astype(np.int64), start.astype(np.int64), gains, swaps
+
+
+def read_remixed_chunk(tracks, indices, starts, gains, swaps, length):
+    """A chunk whose stems come from different songs and offsets (`chunk_starts(remix=True)`), mixed anew.
+
+    Used in: `chunk_dataset`.
+
+    Returns:
+        dict like `read_chunk`'s: mixture = the sum of the scaled stems, accompaniment = drums + bass + other.
+    """
+    chunk = {}
+    for name, index, start, gain, swap in zip(MUSDB_TARGETS, indices, starts, gains, swaps):
+        audio = read_chunk(tracks[int(index)], int(start), length)[name] * gain
+        chunk[name] = audio[:, ::-1] if swap and audio.shape[1] == 2 else audio
+    chunk["mixture"] = sum(chunk[name] for name in MUSDB_TARGETS)
+    chunk["accompaniment"] = chunk["drums"] + chunk["bass"] + chunk["other"]
+    return chunk
 
 
 def chunk_dataset(tracks, chunk_samples, to_examples, example_shapes, batch_size, seed=None, shuffle_buffer=1024,
-                  workers=None):
+                  workers=None, remix=False):
     """Batches of training examples made from chunks read from disk in parallel: a tf.data pipeline.
 
     Used in: scripts/train_unet.py, scripts/train_mask_cnn.py, scripts/train_autoencoder.py (full mode).
@@ -133,6 +159,8 @@ def chunk_dataset(tracks, chunk_samples, to_examples, example_shapes, batch_size
             every chunk of every song once, in order (validation).
         shuffle_buffer: examples in the shuffle buffer (training only).
         workers: chunks decoded at the same time (default: tf.data.AUTOTUNE).
+        remix: (training only) every stem of a chunk from its own song and offset, with random gains and
+            channel swaps (see `chunk_starts`); validation chunks are never remixed.
     Returns:
         tf.data.Dataset of (inputs, targets) batches, float32.
     """
@@ -146,16 +174,23 @@ def chunk_dataset(tracks, chunk_samples, to_examples, example_shapes, batch_size
                          f"leave these songs out.")
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
-    signature = (tf.TensorSpec((), tf.int64), tf.TensorSpec((), tf.int64))
-    starts = tf.data.Dataset.from_generator(lambda: chunk_starts(tracks, chunk_samples, seed),
+    remix = bool(remix and seed is not None)
+    signature = (tf.TensorSpec((None,), tf.int64), tf.TensorSpec((None,), tf.int64),
+                 tf.TensorSpec((None,), tf.float32), tf.TensorSpec((None,), tf.bool))
+    starts = tf.data.Dataset.from_generator(lambda: chunk_starts(tracks, chunk_samples, seed, remix),
                                             output_signature=signature)
 
-    def examples(index, start):
-        inputs, targets = to_examples(read_chunk(tracks[int(index)], int(start), chunk_samples))
+    def examples(indices, starts, gains, swaps):
+        if remix:
+            chunk = read_remixed_chunk(tracks, indices.numpy(), starts.numpy(), gains.numpy(), swaps.numpy(),
+                                       chunk_samples)
+        else:
+            chunk = read_chunk(tracks[int(indices[0])], int(starts[0]), chunk_samples)
+        inputs, targets = to_examples(chunk)
         return np.asarray(inputs, np.float32), np.asarray(targets, np.float32)
 
-    def decode(index, start):
-        inputs, targets = tf.py_function(examples, [index, start], (tf.float32, tf.float32))
+    def decode(indices, starts, gains, swaps):
+        inputs, targets = tf.py_function(examples, [indices, starts, gains, swaps], (tf.float32, tf.float32))
         return (tf.ensure_shape(inputs, (None, *example_shapes[0])),
                 tf.ensure_shape(targets, (None, *example_shapes[1])))
 

@@ -539,7 +539,7 @@ def save_weights(model, path, config, alpha, history=None, training=None):
         history: optional per-epoch losses, stored with the weights.
         training: optional dict of training settings (epochs, steps, remix, ...), stored for the record.
     """
-    save_weights_file(model, path, {"config": dict(config), "alpha": float(alpha), "model": dict(model.course_config),
+    save_weights_file(model, path, "unet", {"config": dict(config), "alpha": float(alpha), "model": dict(model.course_config),
                                     "history": list(map(float, history or [])), "training": dict(training or {})})
 
 
@@ -548,7 +548,7 @@ def read_weights(path):
 
     Used in: 07; `load_unet`.
     """
-    return read_weights_file(path, "U-Net", f"run scripts/train_unet.py, or use the shipped weights in {weights_dir()}")
+    return read_weights_file(path, "unet", f"run scripts/train_unet.py, or use the shipped weights in {weights_dir()}")
 
 
 def load_unet(path, config=None):
@@ -640,7 +640,7 @@ def hilbert_denoise(audio, sr, window_seconds=0.2, hop_seconds=0.1, statistic="m
     Returns:
         the denoised audio, same shape and dtype float64.
     """
-    audio = masks._check_mixture(audio)
+    audio = masks.check_audio(audio)
     if statistic not in ("median", "mean"):
         raise ValueError(f"statistic must be 'median' or 'mean', got {statistic!r}.")
     if softness <= 0 or not 0 < hop_seconds <= window_seconds:

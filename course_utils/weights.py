@@ -4,9 +4,9 @@ Used in: 07 (U-Net), 08 (mask CNN), 09 (autoencoder), 10 (the grand comparison) 
 `mask_cnn` and `autoencoder`; scripts/train_unet.py.
 
 One format for every model of the course: the arrays of `model.get_weights()` as w000, w001, ... and a
-JSON entry `meta` (format version, configuration, and what the model's module adds: alpha, source,
-training history). Loading checks the configuration against the one the caller expects and the arrays
-against the model built from it, so weights never end up in the wrong model.
+JSON entry `meta` (format version, the model's `kind`, its configuration, and what the model's module adds:
+alpha, training history). Loading checks the kind (a mask-CNN file never loads into a U-Net), the
+configuration against the one the caller expects, and the arrays against the model built from it.
 """
 import json
 from pathlib import Path
@@ -15,7 +15,8 @@ import numpy as np
 
 from .runtime import cache_dir, check_data_mode, course_root
 
-FORMAT = 1
+FORMAT = 2  # 2: every file names its model `kind`
+KINDS = {"unet": "U-Net", "mask_cnn": "mask CNN", "autoencoder": "autoencoder"}  # kind -> name in messages
 HALF_PRECISION_MIN_SIZE = 4096  # kernels at least this large are stored as float16 (half the size on disk)
 
 
@@ -32,7 +33,7 @@ def weights_dir(data_mode="sample"):
     return course_root() / "weights" if data_mode == "sample" else cache_dir("weights_full")
 
 
-def save_weights_file(model, path, meta):
+def save_weights_file(model, path, kind, meta):
     """Write a model's weights and a JSON-serialisable `meta` dict to a compressed .npz.
 
     Used in: `unet.save_weights`, `mask_cnn.save_weights`, `autoencoder.save_weights`.
@@ -44,25 +45,30 @@ def save_weights_file(model, path, meta):
     Args:
         model: a Keras model (or anything with `get_weights()`).
         path: output file (.npz); its folder is created if needed.
-        meta: dict of configuration and notes; "format" is added.
+        kind: the model's kind, a key of KINDS (e.g. "unet").
+        meta: dict of configuration and notes; "format" and "kind" are added.
     """
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {sorted(KINDS)}, got {kind!r}.")
     arrays = {f"w{i:03d}": _compact(np.asarray(w)) for i, w in enumerate(model.get_weights())}
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(path, meta=np.array(json.dumps({"format": FORMAT, **meta})), **arrays)
+    np.savez_compressed(path, meta=np.array(json.dumps({"format": FORMAT, "kind": kind, **meta})), **arrays)
 
 
-def read_weights_file(path, what="model", how_to_get="train one and save it first"):
+def read_weights_file(path, kind=None, how_to_get="train one and save it first"):
     """Read a file written by `save_weights_file`: (meta dict, list of arrays in get_weights order).
 
-    Used in: `unet.read_weights`, `mask_cnn.load_mask_cnn`, `autoencoder.load_autoencoder`.
+    Used in: `separator.load_separator` and each model's loader (07–10).
 
     Args:
         path: the .npz.
-        what: the kind of model, for the error messages (e.g. "U-Net").
+        kind: the model kind expected (a key of KINDS), or None to accept any.
         how_to_get: what to do when the file is missing.
     Raises:
-        FileNotFoundError: no file at `path`. ValueError: not a course weights file.
+        FileNotFoundError: no file at `path`. ValueError: not a course weights file, one of an older format,
+        or one of another kind of model.
     """
+    what = KINDS.get(kind, "model")
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"No {what} weights at {path}: {how_to_get}.")
@@ -70,6 +76,12 @@ def read_weights_file(path, what="model", how_to_get="train one and save it firs
         if "meta" not in data.files:
             raise ValueError(f"{path} is not a weights file of this course (no 'meta' entry): {how_to_get}.")
         meta = json.loads(str(data["meta"]))
+        if meta.get("format") != FORMAT or meta.get("kind") not in KINDS:
+            raise ValueError(f"{path} is a weights file of an older version of the course (format "
+                             f"{meta.get('format')}, no model kind): retrain the model with this version's scripts.")
+        if kind is not None and meta["kind"] != kind:
+            raise ValueError(f"{path} holds a {KINDS[meta['kind']]} ({meta['kind']!r}), not a {what}: load it with "
+                             f"course_utils.load_separator(path), which builds whatever model a file holds.")
         arrays = [data[k].astype(np.float32) if data[k].dtype == np.float16 else data[k]
                   for k in sorted(k for k in data.files if k.startswith("w"))]
     return meta, arrays

@@ -92,7 +92,7 @@ def main(argv=None):
     base = {**(autoencoder.FULL_CONFIG if args.full else autoencoder.SAMPLE_CONFIG), "learning_rate": args.lr}
     if args.full:
         print(f"precision: {training.use_mixed_precision()}", flush=True)
-        train_songs, val_songs = training_cli.full_tracks(args)
+        train_songs, val_songs = training_cli.streamed_tracks(args)
         batches, validation, steps, magnitudes = full_training(train_songs, val_songs, base, args)
     else:
         train_songs, val_songs = load_songs(args)

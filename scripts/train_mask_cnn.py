@@ -98,7 +98,7 @@ def main(argv=None):
     if args.full:
         print(f"precision: {training.use_mixed_precision()}", flush=True)
         config = mask_cnn.FULL_CONFIG
-        train, valid = training_cli.full_tracks(args)
+        train, valid = training_cli.streamed_tracks(args)
         print(f"{len(train)} training songs, {len(valid)} validation songs; every {args.frame_step}. frame, "
               f"positive weight {args.positive_weight:g}", flush=True)
     else:

@@ -76,7 +76,7 @@ def parse_args(argv=None):
 def load_songs(args):
     """Sample configuration: (the training songs as arrays, None). Full: (musdb's train tracks, its valid tracks)."""
     if args.full:
-        return training_cli.full_tracks(args)
+        return training_cli.streamed_tracks(args)
     songs = []
     for track in training_cli.training_db(args, split="train").tracks:
         mixture, stems, sr = datasets.track_arrays(track, targets=unet.SOURCES)

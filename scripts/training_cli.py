@@ -10,15 +10,15 @@ sys.path.insert(0, str(ROOT))
 
 def parser(doc, full_help="the full configuration on MUSDB18 (needs a GPU)", songs=True):
     """An ArgumentParser with the options every training script has: --full or --train-root, --musdb-root, --out,
-    --threads, --seed (and --songs), and full mode's --checkpoint-dir, --resume, --validation-steps, --workers,
-    --stop-after-steps."""
+    --threads, --seed (and --songs), and the streamed runs' --checkpoint-dir, --resume, --validation-steps,
+    --workers, --stop-after-steps."""
     result = argparse.ArgumentParser(description=doc.split("\n")[0])
     data = result.add_mutually_exclusive_group()
     data.add_argument("--full", action="store_true", help=full_help)
     data.add_argument("--train-root",
-                      help="sample configuration, trained on the MUSDB-layout training songs in this folder instead "
-                           "of the bundled 7-s excerpts (e.g. the whole training songs made by "
-                           "`python data/build/build_music.py --whole-songs --out .cache/musdb_whole`)")
+                      help="sample configuration, trained on the songs in TRAIN_ROOT/train and validated on those in "
+                           "TRAIN_ROOT/valid (MUSDB18's decoded layout), read from disk like --full: the rendered "
+                           "training music of `python data/build/render_training_set.py` (.cache/rendered_music)")
     result.add_argument("--musdb-root", help="full mode: MUSDB18 folder (default: $MUSDB_PATH)")
     if songs:
         result.add_argument("--songs", type=int, help="use only the first N training songs (default: all)")
@@ -26,7 +26,7 @@ def parser(doc, full_help="the full configuration on MUSDB18 (needs a GPU)", son
                                       ".cache/weights_full with --full)")
     result.add_argument("--threads", type=int, default=1, help="CPU threads (1: bit-identical re-runs)")
     result.add_argument("--seed", type=int, default=0)
-    full = result.add_argument_group("full mode (--full): songs read from disk, checkpoints, early stopping")
+    full = result.add_argument_group("--full and --train-root: songs read from disk, checkpoints, early stopping")
     full.add_argument("--checkpoint-dir",
                       help="checkpoint after every epoch here (default with --full: .cache/checkpoints/<model>)")
     full.add_argument("--resume", action="store_true", help="continue from the checkpoint in --checkpoint-dir")
@@ -40,43 +40,49 @@ def parser(doc, full_help="the full configuration on MUSDB18 (needs a GPU)", son
 
 
 def finish(parser, args, name, sample_checkpoints=False):
-    """Checks and defaults every training script shares; fills args.out (the mode's weights folder) and, with
-    --full, args.checkpoint_dir (.cache/checkpoints/<name>). sample_checkpoints: --checkpoint-dir, --resume and
-    --stop-after-steps also work without --full."""
+    """Checks and defaults every training script shares; sets args.streaming (--full or --train-root: songs read
+    from disk, validation songs, checkpoints), fills args.out (the mode's weights folder) and, when streaming,
+    args.checkpoint_dir (.cache/checkpoints/<name>/<full|sample>). sample_checkpoints: --checkpoint-dir, --resume
+    and --stop-after-steps also work on the bundled songs."""
     from course_utils import runtime, weights
 
+    args.streaming = bool(args.full or args.train_root)
     check_positive(parser, args, "threads", "validation_steps", "workers", "stop_after_steps")
     names = ("validation_steps", "workers") + (() if sample_checkpoints else ("checkpoint_dir", "stop_after_steps"))
-    full_only = [name for name in names if getattr(args, name) is not None]
-    full_only += ["resume"] if args.resume and not sample_checkpoints else []
-    if full_only and not args.full:
-        parser.error(f"--{full_only[0].replace('_', '-')} is for --full training")
+    streamed_only = [name for name in names if getattr(args, name) is not None]
+    streamed_only += ["resume"] if args.resume and not sample_checkpoints else []
+    if streamed_only and not args.streaming:
+        parser.error(f"--{streamed_only[0].replace('_', '-')} is for --full or --train-root training")
     args.out = args.out or str(weights.weights_dir("full" if args.full else "sample"))
-    if args.full and args.checkpoint_dir is None:
-        args.checkpoint_dir = str(runtime.cache_dir("checkpoints") / name)
+    if args.streaming and args.checkpoint_dir is None:
+        args.checkpoint_dir = str(runtime.cache_dir("checkpoints", name, "full" if args.full else "sample"))
     if args.resume and args.checkpoint_dir is None:
         parser.error("--resume needs --checkpoint-dir")
     return args
 
 
 def training_db(args, split=None):
-    """musdb.DB of the training songs: MUSDB18 (--full), the songs in --train-root, or the bundled sample."""
+    """musdb.DB of the training songs: MUSDB18 (--full), TRAIN_ROOT/train (--train-root), or the bundled sample."""
     from course_utils import datasets
 
-    if args.full or args.train_root:
-        return datasets.load_musdb("full", subsets="train", split=split if args.full else None,
-                                   root=args.musdb_root if args.full else args.train_root)
+    if args.full:
+        return datasets.load_musdb("full", subsets="train", split=split, root=args.musdb_root)
+    if args.train_root:
+        return datasets.load_musdb("full", subsets="valid" if split == "valid" else "train", root=args.train_root)
     return datasets.load_musdb("sample", subsets="train")
 
 
-def full_tracks(args):
-    """(training tracks, validation tracks) of musdb's 'train' and 'valid' splits; --songs limits the first."""
+def streamed_tracks(args):
+    """(training tracks, validation tracks): musdb's 'train' and 'valid' splits (--full), or TRAIN_ROOT's train/ and
+    valid/ folders (--train-root); --songs limits the first."""
     train = training_db(args, split="train").tracks[:getattr(args, "songs", None)]
     valid = training_db(args, split="valid").tracks
     if not train or not valid:
-        raise ValueError(f"{args.musdb_root or '$MUSDB_PATH'} has {len(train)} songs in musdb's 'train' split and "
-                         f"{len(valid)} in its 'valid' split; full-mode training needs both (the validation songs "
-                         f"are the train/ songs named in musdb's list, e.g. 'Actions - One Minute Smile').")
+        where = (f"{args.musdb_root or '$MUSDB_PATH'} has {len(train)} songs in musdb's 'train' split and "
+                 f"{len(valid)} in its 'valid' split (the train/ songs named in musdb's list, e.g. 'Actions - One "
+                 f"Minute Smile')" if args.full else
+                 f"{args.train_root} has {len(train)} songs in train/ and {len(valid)} in valid/")
+        raise ValueError(f"{where}; training needs both.")
     return train, valid
 
 

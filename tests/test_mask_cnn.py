@@ -247,7 +247,7 @@ def test_weights_round_trip_and_refusals(tmp_path):
     with pytest.raises(ValueError, match="not a weights file of this course"):
         mask_cnn.load_mask_cnn(tmp_path / "other.npz")
     unet.save_weights(unet.build_unet((16, 16), base_filters=2), tmp_path / "unet.npz", {}, alpha=0.5)
-    with pytest.raises(ValueError, match="not a mask-CNN weights file"):
+    with pytest.raises(ValueError, match="not a mask CNN: load it with course_utils.load_separator"):
         mask_cnn.load_mask_cnn(tmp_path / "unet.npz")
 
 

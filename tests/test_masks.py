@@ -96,8 +96,11 @@ def test_bad_inputs_raise_clear_errors():
 
 def test_separator_input_is_checked_for_rate_and_length():
     config = {"sr": 22050, "n_fft": 1024}
-    audio = np.zeros((2048, 2))
+    audio = np.full((2048, 2), 0.1)
     assert masks.check_separator_input(audio, 22050, config).dtype == np.float64
+    assert masks.check_separator_input(0 * audio, 22050, config, allow_silent=True).dtype == np.float64
+    with pytest.raises(ValueError, match="silent .all zeros.: there is nothing to separate"):
+        masks.check_separator_input(0 * audio, 22050, config)
     assert masks.check_separator_input(None, 22050, config) is None
     with pytest.raises(ValueError, match="A training song is at 44100 Hz .* expects 22050 Hz: resample"):
         masks.check_separator_input(audio, 44100, config, "A training song")

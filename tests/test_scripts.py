@@ -79,7 +79,7 @@ def test_full_defaults_and_full_only_options():
     from course_utils import weights
 
     args = script("train_unet").parse_args(["--full"])
-    assert args.out == str(weights.weights_dir("full")) and args.checkpoint_dir.endswith("train_unet")
+    assert args.out == str(weights.weights_dir("full")) and args.checkpoint_dir.endswith("train_unet/full")
     assert script("train_unet").parse_args(["--resume", "--checkpoint-dir", "ckpt"]).resume  # sample mode resumes too
     for name, argv in [("train_mask_cnn", ["--resume", "--checkpoint-dir", "x"]),
                        ("train_autoencoder", ["--workers", "2"]), ("train_unet", ["--validation-steps", "1"]),

@@ -65,7 +65,7 @@ def test_read_chunk_cuts_every_stem_at_the_same_offset(musdb_root, splits):
 
 def test_chunk_starts_random_or_every_chunk_once(splits):
     train = splits[0]
-    every = list(training.chunk_starts(train, 20000))
+    every = [(int(i[0]), int(s[0])) for i, s, _, _ in training.chunk_starts(train, 20000)]
     assert every == [(i, s) for i in range(2) for s in range(0, 66150 - 20000 + 1, 20000)]
     draws = [next_n(training.chunk_starts(train, 20000, seed=s), 50) for s in (1, 1, 2)]
     assert draws[0] == draws[1] != draws[2]
@@ -73,13 +73,33 @@ def test_chunk_starts_random_or_every_chunk_once(splits):
 
 
 def next_n(iterator, n):
-    return [tuple(map(int, next(iterator))) for _ in range(n)]
+    return [(int(i[0]), int(s[0])) for i, s, _, _ in (next(iterator) for _ in range(n))]
 
 
-def unet_batches(tracks, seed, batch_size=3, workers=2):
+def test_remixed_chunks_take_every_stem_from_its_own_draw(splits):
+    train = splits[0]
+    indices, starts, gains, swaps = next(training.chunk_starts(train, 20000, seed=3, remix=True))
+    assert len(indices) == len(starts) == len(gains) == len(swaps) == 4 and np.all((0.25 <= gains) & (gains <= 1.25))
+    again = next(training.chunk_starts(train, 20000, seed=3, remix=True))
+    assert np.array_equal(again[1], starts) and np.array_equal(again[2], gains)  # seeded
+    chunk = training.read_remixed_chunk(train, indices, starts, gains, swaps, 20000)
+    for k, name in enumerate(datasets.MUSDB_TARGETS):
+        stem = training.read_chunk(train[indices[k]], int(starts[k]), 20000)[name] * gains[k]
+        assert np.allclose(chunk[name], stem[:, ::-1] if swaps[k] else stem)
+    assert np.allclose(chunk["mixture"], sum(chunk[name] for name in datasets.MUSDB_TARGETS))
+    assert np.allclose(chunk["accompaniment"], chunk["drums"] + chunk["bass"] + chunk["other"])
+    remixed = [x.numpy() for x, _ in unet_batches(train, seed=5, remix=True).take(2)]
+    plain = [x.numpy() for x, _ in unet_batches(train, seed=5).take(2)]
+    assert remixed[0].shape == plain[0].shape and not np.array_equal(remixed[0], plain[0])
+    validation = [x.numpy() for x, _ in unet_batches(splits[1], seed=None, remix=True)]  # never remixed
+    assert np.array_equal(validation[0], [x.numpy() for x, _ in unet_batches(splits[1], seed=None)][0])
+
+
+def unet_batches(tracks, seed, batch_size=3, workers=2, remix=False):
     length = unet.segment_samples(TINY_UNET)
     return training.chunk_dataset(tracks, length, lambda chunk: unet.chunk_examples(chunk, TINY_UNET),
-                                  unet.example_shapes(TINY_UNET), batch_size, seed, shuffle_buffer=8, workers=workers)
+                                  unet.example_shapes(TINY_UNET), batch_size, seed, shuffle_buffer=8, workers=workers,
+                                  remix=remix)
 
 
 def test_chunk_dataset_is_parallel_yet_the_same_for_the_same_seed(splits):
