@@ -44,7 +44,7 @@ def test_speakers_are_16k_mono_in_kaggle_layout():
         assert row["sample_rate"] == "16000" and row["channels"] == "1"
 
 
-@pytest.mark.parametrize("track", sorted(p for p in DATA.glob("musdb/*/*") if p.is_dir()), ids=lambda p: p.name)
+@pytest.mark.parametrize("track", sorted(p for p in DATA.glob("musdb*/*/*") if p.is_dir()), ids=lambda p: p.name)
 def test_mixture_is_the_sum_of_the_stems(track):
     mixture, sr = sf.read(track / "mixture.flac", dtype="int16")
     stems = [sf.read(track / f"{name}.flac", dtype="int16")[0].astype(np.int32) for name in STEMS]
@@ -57,3 +57,15 @@ def test_music_has_disjoint_train_and_test_songs():
     train = {p.name for p in DATA.glob("musdb/train/*")}
     test = {p.name for p in DATA.glob("musdb/test/*")}
     assert len(train) + len(test) >= 10 and len(test) >= 3 and train.isdisjoint(test)
+
+
+def test_unseen_music_is_a_separate_test_set_in_the_same_format():
+    unseen = sorted(p for p in DATA.glob("musdb_unseen/*/*") if p.is_dir())
+    assert {p.parent.name for p in unseen} == {"test"} and len(unseen) >= 2
+    bundled = {p.name for p in DATA.glob("musdb/*/*")}
+    assert bundled.isdisjoint(p.name for p in unseen)
+    for track in unseen:
+        infos = [sf.info(track / f"{name}.flac") for name in STEMS + ("mixture",)]
+        assert {(i.samplerate, i.channels, i.subtype, i.frames) for i in infos} == {(22050, 2, "PCM_16", infos[0].frames)}
+        assert infos[0].frames >= 5 * 22050
+

@@ -43,8 +43,12 @@ from pathlib import Path
 
 import librosa
 import numpy as np
-import pretty_midi
 import soundfile as sf
+
+try:
+    import pretty_midi
+except ImportError:  # only rendering needs it: the song table and the plan logic import without it (CI's tests)
+    pretty_midi = None
 
 SR = 22050                      # output sample rate (Hz)
 EXCERPT_SECONDS = 7.0           # default excerpt length
@@ -52,7 +56,7 @@ STEMS = ("drums", "bass", "other", "vocals")
 
 MIDI_DIR = Path("/usr/share/games/openttd/baseset/openmsx")
 KIT_DIR = Path("/usr/share/hydrogen/data/drumkits/GMRockKit")
-SOUNDFONT = Path(pretty_midi.__file__).parent / "TimGM6mb.sf2"
+SOUNDFONT = Path(pretty_midi.__file__).parent / "TimGM6mb.sf2" if pretty_midi else None
 FESTIVAL_VOICE = "voice_kal_diphone"
 
 # Fixed linear gains of the accompaniment groups, the same for every song.
@@ -246,11 +250,13 @@ def cut(audio, start, n):
     return out
 
 
-def render_soundfont(pm, workdir, tag):
+def render_soundfont(pm, workdir, tag, soundfont=SOUNDFONT, timeout=None):
     """Render a PrettyMIDI object with the FluidSynth CLI to a stereo array.
 
     Reverb and chorus are off and the output is 32-bit float (no dither), so
-    the rendering is deterministic and never clips.
+    the rendering is deterministic and never clips.  `soundfont` is the path
+    of any .sf2/.sf3 file (default TimGM6mb); `timeout` (s) stops a render
+    that runs away (FluidSynth renders forever past a note-on left hanging).
     """
     if not any(inst.notes for inst in pm.instruments):
         return np.zeros((0, 2))
@@ -259,29 +265,40 @@ def render_soundfont(pm, workdir, tag):
     pm.write(str(mid))
     subprocess.run(["fluidsynth", "-ni", "-q", "-R", "0", "-C", "0",
                     "-g", str(FLUIDSYNTH_GAIN), "-r", str(SR), "-O", "float",
-                    "-T", "wav", "-F", str(wav), str(SOUNDFONT), str(mid)],
-                   check=True, stdout=subprocess.DEVNULL)
+                    "-T", "wav", "-F", str(wav), str(soundfont), str(mid)],
+                   check=True, stdout=subprocess.DEVNULL, timeout=timeout)
     audio, rate = sf.read(wav, dtype="float64", always_2d=True)
     assert rate == SR
     return audio
 
 
 class DrumKit:
-    """The Hydrogen GMRockKit: velocity layers, volume and pan per instrument."""
+    """A Hydrogen drum kit (default GMRockKit): velocity layers, volume and pan per instrument.
+
+    Reads both drumkit.xml dialects of the kits in hydrogen-data and
+    hydrogen-drumkits: with or without the XML namespace, velocity layers or
+    one <filename> per instrument, <pan> or <pan_L>/<pan_R>.  Instruments
+    without samples are left out.
+    """
 
     def __init__(self, kit_dir=KIT_DIR):
-        ns = {"h": "http://www.hydrogen-music.org/drumkit"}
+        kit_dir = Path(kit_dir)
         root = ET.parse(kit_dir / "drumkit.xml").getroot()
+        for element in root.iter():
+            element.tag = element.tag.rpartition("}")[2]   # drop the namespace, if any
         self.instruments = {}
-        for inst in root.find("h:instrumentList", ns):
-            layers = [(float(layer.find("h:min", ns).text),
-                       float(layer.find("h:max", ns).text),
-                       kit_dir / layer.find("h:filename", ns).text)
-                      for layer in inst.iter("{%s}layer" % ns["h"])]
-            self.instruments[inst.find("h:name", ns).text] = {
-                "volume": float(inst.find("h:volume", ns).text),
-                "pan": float(inst.find("h:pan", ns).text),
-                "layers": layers}
+        for inst in root.find("instrumentList"):
+            layers = [(float(layer.find("min").text), float(layer.find("max").text),
+                       kit_dir / layer.find("filename").text)
+                      for layer in inst.iter("layer") if layer.findtext("filename")]
+            if not layers and inst.findtext("filename"):
+                layers = [(0.0, 1.0, kit_dir / inst.findtext("filename"))]
+            if not layers or not inst.findtext("name"):
+                continue
+            pan = (float(inst.findtext("pan")) if inst.find("pan") is not None
+                   else float(inst.findtext("pan_R", "1")) - float(inst.findtext("pan_L", "1")))
+            self.instruments[inst.findtext("name")] = {
+                "volume": float(inst.findtext("volume", "1")), "pan": pan, "layers": layers}
         self._samples = {}
 
     def sample(self, path):
@@ -296,28 +313,34 @@ class DrumKit:
         """Stereo sample for one hit of kit instrument `name` at MIDI velocity."""
         inst = self.instruments[name]
         v = velocity / 127.0
-        path = next(p for lo, hi, p in inst["layers"] if lo <= v <= hi)
+        path = next((p for lo, hi, p in inst["layers"] if lo <= v <= hi), None)
+        if path is None:   # a velocity between two layers: the nearest layer
+            path = min(inst["layers"], key=lambda layer: min(abs(v - layer[0]), abs(v - layer[1])))[2]
         mono = self.sample(path) * v * inst["volume"]
         return np.stack([mono * g for g in pan_gains(inst["pan"])], axis=1)
 
 
-def render_drums(drums_pm, kit, start, n, workdir):
-    """Render the drum channel of an excerpt: kit samples plus soundfont fallback."""
+def render_drums(drums_pm, kit, start, n, workdir, gm_map=GM_TO_KIT, soundfont=SOUNDFONT):
+    """Render the drum channel of an excerpt: kit samples plus soundfont fallback.
+
+    `gm_map` maps GM drum notes to the names of `kit`'s instruments; other
+    drum notes are played by `soundfont`.
+    """
     out = np.zeros((n, 2))
     fallback = copy.deepcopy(drums_pm)
     for inst in fallback.instruments:
         kept = []
         for note in inst.notes:
-            if note.pitch not in GM_TO_KIT:
+            if note.pitch not in gm_map:
                 kept.append(note)
                 continue
-            hit = kit.hit(GM_TO_KIT[note.pitch], note.velocity)
+            hit = kit.hit(gm_map[note.pitch], note.velocity)
             pos = int(round((note.start - start) * SR))
             lo, hi = max(pos, 0), min(pos + len(hit), n)
             if lo < hi:
                 out[lo:hi] += hit[lo - pos:hi - pos]
         inst.notes = kept
-    return out + cut(render_soundfont(fallback, workdir, "drums_fallback"), start, n)
+    return out + cut(render_soundfont(fallback, workdir, "drums_fallback", soundfont), start, n)
 
 
 def onset_lag(y, times, hop=64, max_lag=0.1):
@@ -337,10 +360,10 @@ def onset_lag(y, times, hop=64, max_lag=0.1):
     return lags[int(np.argmax(score))] * hop / SR
 
 
-def kit_hit_times(drums_pm, start, duration):
+def kit_hit_times(drums_pm, start, duration, gm_map=GM_TO_KIT):
     """Excerpt-relative times of the drum notes played with kit samples."""
     return sorted(n.start - start for inst in drums_pm.instruments for n in inst.notes
-                  if n.pitch in GM_TO_KIT and 0 <= n.start - start < duration)
+                  if n.pitch in gm_map and 0 <= n.start - start < duration)
 
 
 def phrases(sung, max_gap=0.3):
@@ -385,24 +408,27 @@ def festival_xml(phrase, words, lead_in):
             + "\n".join(body) + "\n</SINGING>\n")
 
 
-def render_vocals(sung, n, workdir, target_lag, lead_in=0.25):
-    """Sing the phrases with Festival and place each at its score time (centred).
+def render_vocals(sung, n, workdir, target_lag, lead_in=0.25, voice=FESTIVAL_VOICE,
+                  lyrics=LYRICS, pan=0.0):
+    """Sing the phrases with Festival and place each at its score time (centred by default).
 
     `sung` holds (start, end, MIDI pitch) with times relative to the excerpt.
     Festival starts some syllables audibly late (a stretched diphone starts
     with a stretched transition), so each phrase is shifted until its
     onset_lag equals `target_lag`, the lag measured on the drum stem: vocal
     and drum onsets then line up with the score in the same way.
+    `voice` is a Festival voice command, `lyrics` the words sung in turn,
+    `pan` the stereo position in [-1, 1].
     """
     out = np.zeros(n)
     word = 0
     for k, phrase in enumerate(phrases(sung)):
-        words = [LYRICS[(word + i) % len(LYRICS)] for i in range(len(phrase))]
+        words = [lyrics[(word + i) % len(lyrics)] for i in range(len(phrase))]
         word += len(phrase)
         xml = Path(workdir) / f"phrase{k}.xml"
         wav = Path(workdir) / f"phrase{k}.wav"
         xml.write_text(festival_xml(phrase, words, lead_in))
-        done = subprocess.run(["text2wave", "-mode", "singing", "-eval", f"({FESTIVAL_VOICE})",
+        done = subprocess.run(["text2wave", "-mode", "singing", "-eval", f"({voice})",
                                str(xml), "-o", str(wav)])
         if done.returncode != 0:  # Festival crashes on a rare phrase: leave that phrase unsung
             print(f"  text2wave failed (code {done.returncode}) on a phrase at {phrase[0][0]:.2f} s; left silent")
@@ -414,7 +440,7 @@ def render_vocals(sung, n, workdir, target_lag, lead_in=0.25):
         pos = int(round((phrase[0][0] - lead_in - shift) * SR))
         lo, hi = max(pos, 0), min(pos + len(audio), n)
         out[lo:hi] += audio[lo - pos:hi - pos]
-    return np.stack([out * g for g in pan_gains(0.0)], axis=1)
+    return np.stack([out * g for g in pan_gains(pan)], axis=1)
 
 
 def plan_track(song, duration, start=None):
@@ -457,14 +483,14 @@ def build_track(song, duration, kit, start=None):
     return stems
 
 
-def quantise(stems):
+def quantise(stems, peak_dbfs=MIX_PEAK_DBFS):
     """Scale all stems by one common gain and convert them to int16.
 
-    The gain puts the peak of the summed mixture at MIX_PEAK_DBFS; the mixture
+    The gain puts the peak of the summed mixture at `peak_dbfs`; the mixture
     is then the integer sum of the int16 stems, so it equals their sum exactly.
     """
     peak = np.abs(sum(stems.values())).max()
-    gain = 10 ** (MIX_PEAK_DBFS / 20) * 32767 / peak
+    gain = 10 ** (peak_dbfs / 20) * 32767 / peak
     ints = {k: np.round(v * gain).astype(np.int32) for k, v in stems.items()}
     ints["mixture"] = sum(ints[k] for k in STEMS)
     for k, v in ints.items():
