@@ -257,7 +257,8 @@ def plot_waveform(audio, sr, ax=None, title=None, **kwargs):
     return ax
 
 
-def plot_spectrogram(audio, sr, n_fft=1024, hop_length=256, y_axis="log", ax=None, title=None):
+def plot_spectrogram(audio, sr, n_fft=1024, hop_length=256, y_axis="log", ax=None, title=None, ref=np.max,
+                     vmin=None, vmax=None):
     """Plot a dB-scaled STFT (or mel) spectrogram with librosa.display.specshow; returns the Axes.
 
     Used in: 00, 02, 06 and wherever a signal is shown.
@@ -267,16 +268,21 @@ def plot_spectrogram(audio, sr, n_fft=1024, hop_length=256, y_axis="log", ax=Non
         sr: sample rate in Hz.
         n_fft, hop_length: STFT window and hop in samples.
         y_axis: "linear", "log" or "mel" (a 128-band mel spectrogram).
+        ref: 0 dB reference: np.max (default, each plot relative to its own loudest bin) or a number (an
+            amplitude for STFTs, a power for mel), so that several plots share one scale.
+        vmin, vmax: colour limits in dB (default: each plot's own range); give both with a shared `ref` to
+            compare the brightness of several plots.
     """
     audio = check_audio(audio)
     if ax is None:
         _, ax = plt.subplots(figsize=(10, 3))
     if y_axis == "mel":
         power = librosa.feature.melspectrogram(y=audio, sr=sr, n_fft=n_fft, hop_length=hop_length)
-        spec_db = librosa.power_to_db(power, ref=np.max)
+        spec_db = librosa.power_to_db(power, ref=ref)
     else:
-        spec_db = librosa.amplitude_to_db(np.abs(librosa.stft(audio, n_fft=n_fft, hop_length=hop_length)), ref=np.max)
-    image = librosa.display.specshow(spec_db, sr=sr, hop_length=hop_length, x_axis="time", y_axis=y_axis, ax=ax)
+        spec_db = librosa.amplitude_to_db(np.abs(librosa.stft(audio, n_fft=n_fft, hop_length=hop_length)), ref=ref)
+    image = librosa.display.specshow(spec_db, sr=sr, hop_length=hop_length, x_axis="time", y_axis=y_axis, ax=ax,
+                                     vmin=vmin, vmax=vmax)
     ax.figure.colorbar(image, ax=ax, format="%+2.0f dB")
     ax.set(title=title)
     return ax

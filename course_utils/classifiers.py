@@ -156,7 +156,7 @@ def _targets(model, y):
     return y
 
 
-def train(model, x_train, y_train, x_val=None, y_val=None, epochs=100, batch_size=40, seed=0):
+def train(model, x_train, y_train, x_val=None, y_val=None, epochs=100, batch_size=40, seed=0, restore_best=False):
     """Fit a classifier quietly (verbose=0) on integer labels; return the Keras History.
 
     Used in: 03, 04, 05.
@@ -167,10 +167,14 @@ def train(model, x_train, y_train, x_val=None, y_val=None, epochs=100, batch_siz
         x_val, y_val: optional validation examples, scored after every epoch (learning curves).
         epochs, batch_size: S0 used 1000 epochs / batch 40 (ANN) and 100 epochs (CNN).
         seed: seed of the per-epoch shuffling of the training examples.
+        restore_best: after the last epoch, put back the weights of the epoch with the lowest
+            validation loss (needs x_val, y_val); that epoch (1-based) is in ``history.best_epoch``.
     Returns:
-        keras.callbacks.History with ``history.history["loss"]``, ``["accuracy"]`` (and ``val_...``).
+        keras.callbacks.History with ``history.history["loss"]``, ``["accuracy"]`` (and ``val_...``)
+        for every epoch, and ``history.best_epoch`` (the last epoch when restore_best is False).
     Raises:
-        ValueError: features of the wrong width/shape for the model, or labels that do not match them.
+        ValueError: features of the wrong width/shape for the model, or labels that do not match them,
+            or restore_best without validation data.
     """
     import tensorflow as tf
 
@@ -182,16 +186,45 @@ def train(model, x_train, y_train, x_val=None, y_val=None, epochs=100, batch_siz
     if x_val is not None:
         x_val, y_val = _check_examples(model, x_val, y_val, "x_val")
         validation = tf.data.Dataset.from_tensor_slices((x_val, _targets(model, y_val))).batch(256).cache()
-    return model.fit(batches, validation_data=validation, epochs=epochs, shuffle=False, verbose=0)  # batches are shuffled
+    if restore_best and validation is None:
+        raise ValueError("restore_best=True needs validation data (x_val, y_val): the best epoch is chosen on it.")
+    callbacks = [_BestValidation()] if restore_best else []
+    history = model.fit(batches, validation_data=validation, epochs=epochs, shuffle=False, verbose=0,  # batches are shuffled
+                        callbacks=callbacks)
+    history.best_epoch = callbacks[0].best_epoch if restore_best else len(history.history["loss"])
+    return history
+
+
+def _BestValidation():
+    """A Keras callback that keeps the weights of the epoch with the lowest validation loss and restores them."""
+    import keras
+
+    class BestValidation(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.best_loss, self.best_epoch, self.best_weights = np.inf, 0, None
+
+        def on_epoch_end(self, epoch, logs=None):
+            if logs["val_loss"] < self.best_loss:
+                self.best_loss, self.best_epoch, self.best_weights = logs["val_loss"], epoch + 1, self.model.get_weights()
+
+        def on_train_end(self, logs=None):
+            if self.best_weights is not None:
+                self.model.set_weights(self.best_weights)
+
+    return BestValidation()
 
 
 def predict_proba(model, x):
     """Class probabilities, shape (n, n_classes), after checking the feature shape.
 
     Used in: 03, 04, 05.
+
+    Calls the model directly, in batches of 256, rather than ``model.predict``: predict compiles a function per
+    model, and a notebook that trains several models in a loop would print TensorFlow's retracing warnings.
     """
     x, _ = _check_examples(model, x)
-    return model.predict(x, verbose=0)
+    batches = [np.asarray(model(x[start:start + 256], training=False)) for start in range(0, len(x), 256)]
+    return np.concatenate(batches) if batches else np.zeros((0, model.output_shape[-1]), dtype=np.float32)
 
 
 def file_level(probabilities, file_ids, labels):
@@ -227,6 +260,100 @@ def scores(y_true, y_pred):
     return {"accuracy": accuracy_score(y_true, y_pred),
             "precision": precision_score(y_true, y_pred, average="macro", zero_division=0),
             "recall": recall_score(y_true, y_pred, average="macro", zero_division=0)}
+
+
+def chance_level(y):
+    """Accuracy of always answering the most frequent class of `y` (1 / n_classes for balanced classes).
+
+    Used in: 03, 04, 05 (every classifier result is shown beside it).
+    """
+    y = np.asarray(y)
+    if y.ndim != 1 or not len(y):
+        raise ValueError(f"Expected a non-empty 1-D array of integer classes, got shape {y.shape}.")
+    return float(np.bincount(y).max() / len(y))
+
+
+def wilson_interval(n_correct, n, confidence=0.95):
+    """Wilson score interval for a proportion (e.g. an accuracy of n_correct out of n independent trials).
+
+    Used in: 03, 04, 05 (`accuracy_interval`).
+
+    Args:
+        n_correct: number of successes; n: number of trials (> 0).
+        confidence: coverage of the interval (0.95: a 95 % interval).
+    Returns:
+        (low, high), both in [0, 1]. Unlike the normal approximation it stays inside [0, 1] and is
+        not empty at 0 or n successes: 10 of 11 gives about (0.62, 0.98).
+    """
+    from scipy.stats import norm
+
+    if n <= 0 or not 0 <= n_correct <= n:
+        raise ValueError(f"Need 0 <= n_correct <= n and n > 0, got n_correct={n_correct}, n={n}.")
+    z = norm.ppf(0.5 + confidence / 2)
+    p = n_correct / n
+    centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
+    half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
+    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+
+
+def accuracy_interval(y_true, y_pred, groups=None, confidence=0.95, n_boot=2000, seed=0):
+    """Accuracy with a confidence interval: Wilson for independent examples, a bootstrap over groups otherwise.
+
+    Used in: 03, 04, 05.
+
+    Overlapping segments of one recording are not independent trials, so for segment-level accuracy
+    pass each segment's recording as its group: the interval then comes from resampling whole
+    recordings (a percentile bootstrap), which is wider and honest about how few recordings there are.
+
+    Args:
+        y_true, y_pred: (n,) integer classes.
+        groups: None (every example independent: Wilson interval) or (n,) group ids (e.g. file paths).
+        confidence: coverage of the interval.
+        n_boot, seed: bootstrap resamples and their seed (groups only).
+    Returns:
+        dict with "accuracy", "low", "high" and "n" (examples; with groups, "groups" too).
+    """
+    correct = np.asarray(y_true) == np.asarray(y_pred)
+    if len(y_true) != len(y_pred) or not len(correct):
+        raise ValueError(f"y_true and y_pred must be non-empty and of equal length, got {len(y_true)} and {len(y_pred)}.")
+    result = {"accuracy": float(correct.mean()), "n": int(correct.size)}
+    if groups is None:
+        low, high = wilson_interval(int(correct.sum()), correct.size, confidence)
+        return {**result, "low": low, "high": high}
+    groups = np.asarray(groups)
+    if len(groups) != len(correct):
+        raise ValueError(f"groups has {len(groups)} entries for {len(correct)} examples: give one group per example.")
+    _, group_index = np.unique(groups, return_inverse=True)
+    hits = np.bincount(group_index, weights=correct)  # per group: correct examples and all examples
+    sizes = np.bincount(group_index)
+    draws = np.random.default_rng(seed).integers(0, len(sizes), size=(n_boot, len(sizes)))
+    boot = hits[draws].sum(axis=1) / sizes[draws].sum(axis=1)
+    low, high = np.quantile(boot, [(1 - confidence) / 2, (1 + confidence) / 2])
+    return {**result, "groups": len(sizes), "low": float(low), "high": float(high)}
+
+
+def logistic_baseline(x_train, y_train, seed=0):
+    """The simple baseline for every classifier: standardisation + multinomial logistic regression (scikit-learn).
+
+    Used in: 03, 04, 05 (on the same features as the network it is compared with).
+
+    Args:
+        x_train: (n, ...) features; images are flattened to one vector per example.
+        y_train: (n,) integer classes.
+        seed: random_state of the solver.
+    Returns:
+        a fitted sklearn Pipeline; call ``.predict(x.reshape(len(x), -1))`` or ``.predict_proba(...)``.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    x_train = np.asarray(x_train, dtype=np.float64)
+    x_train = x_train.reshape(len(x_train), -1)
+    if len(y_train) != len(x_train):
+        raise ValueError(f"Got {len(x_train)} examples and {len(y_train)} labels: they must match.")
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, random_state=seed))
+    return model.fit(x_train, np.asarray(y_train))
 
 
 def score_table(model, splits):
@@ -288,7 +415,8 @@ def identify_speakers(model, scaler, signals, sr, level_dbfs=-20.0, segment_seco
     (the bundled clips are normalised to -20 dBFS).
 
     Args:
-        model: a trained `build_ann` model; scaler: the StandardScaler fitted on its training features.
+        model: a trained `build_ann` model, or a scikit-learn classifier with ``predict_proba`` (e.g.
+            `logistic_baseline`); scaler: the StandardScaler fitted on its training features.
         signals: array (n_signals, n_samples) of mono signals at rate `sr`.
         level_dbfs: RMS level every signal is scaled to before feature extraction.
         segment_seconds, hop_seconds: segmentation, as for the training features.
@@ -302,5 +430,6 @@ def identify_speakers(model, scaler, signals, sr, level_dbfs=-20.0, segment_seco
     for signal in signals:
         scaled = signal * 10 ** (level_dbfs / 20) / np.sqrt(np.mean(signal**2) + 1e-20)
         features = segment_features(scaled, sr, "mfcc_mean", segment_seconds, hop_seconds)
-        rows.append(predict_proba(model, scaler.transform(features)).mean(axis=0))
+        x = scaler.transform(features)
+        rows.append((model.predict_proba(x) if hasattr(model, "predict_proba") else predict_proba(model, x)).mean(axis=0))
     return np.stack(rows)

@@ -8,6 +8,7 @@ segments, turns spectrograms into fixed-size images and caches the feature table
 import hashlib
 import json
 import os
+import sys
 from pathlib import Path
 
 import librosa
@@ -132,6 +133,44 @@ def segment(audio, sr, seconds=1.0, hop_seconds=None):
     return librosa.util.frame(audio, frame_length=length, hop_length=hop, axis=0).copy()
 
 
+def steadiest_voiced(audio, sr, fmin=80.0, fmax=400.0, tolerance=0.03, hop_length=160, top_db=25.0):
+    """The longest stretch of a recording whose pitch holds still: a sustained vowel, found with librosa.yin.
+
+    Used in: 02 (the window-length trade-off needs a stationary sound to show harmonics).
+
+    A frame counts as voiced when its RMS is within `top_db` of the loudest frame and yin's f0 lies inside
+    (fmin, fmax); a stretch continues while f0 changes by less than 1 % from frame to frame and stays within
+    `tolerance` of its first frame.
+
+    Args:
+        audio: mono signal, shape (n,); sr: its rate in Hz.
+        fmin, fmax: pitch search range in Hz.
+        tolerance: largest relative pitch change over the stretch (0.03: 3 %, about half a semitone).
+        hop_length: frame hop in samples (yin's frame is 1024 samples).
+        top_db: voiced frames are at most this many dB below the loudest frame.
+    Returns:
+        (start, seconds, f0): start and length of the stretch in seconds, and its median f0 in Hz
+        ((0.0, 0.0, nan) when nothing is voiced).
+    """
+    audio = check_audio(audio)
+    f0 = librosa.yin(audio, fmin=fmin, fmax=fmax, sr=sr, frame_length=1024, hop_length=hop_length)
+    rms = librosa.feature.rms(y=audio, frame_length=1024, hop_length=hop_length)[0]
+    voiced = (rms > rms.max() * 10 ** (-top_db / 20)) & (f0 > fmin * 1.05) & (f0 < fmax * 0.95)
+    best, start = (0, 0, float("nan")), 0
+    while start < len(f0):
+        if not voiced[start]:
+            start += 1
+            continue
+        stop = start + 1
+        while (stop < len(f0) and voiced[stop] and abs(f0[stop] / f0[stop - 1] - 1) < 0.01
+               and abs(f0[stop] / f0[start] - 1) < tolerance):
+            stop += 1
+        if stop - start > best[0]:
+            best = (stop - start, start, float(np.median(f0[start:stop])))
+        start = stop
+    return best[1] * hop_length / sr, best[0] * hop_length / sr, best[2]
+
+
 def resize_image(image, size=IMAGE_SIZE):
     """Resize a 2-D array to (size, size): box-filter then interpolate (scipy.ndimage), so shrinking does not alias.
 
@@ -241,7 +280,9 @@ def feature_table(files, kind="mfcc_mean", segment_seconds=1.0, hop_seconds=None
         plus ``segment``, its index within the file), features an array (n_rows, width) for the MFCC
         kinds or (n_rows, 64, 64) for the images. Row i of `table` describes `features[i]`.
     """
-    from tqdm.auto import tqdm
+    # tqdm's text bar, not its notebook widget: a widget's saved state stays frozen at the value it had when the
+    # notebook was saved (0 % in an executed copy), while the text bar's last line reads 100 % once it has finished.
+    from tqdm.std import tqdm
 
     if kind not in FEATURE_KINDS:
         raise ValueError(f"kind must be one of {FEATURE_KINDS}, got {kind!r}.")
@@ -255,7 +296,7 @@ def feature_table(files, kind="mfcc_mean", segment_seconds=1.0, hop_seconds=None
             rows, features = cached["rows"], cached["features"]
     else:
         rows, features = [], []
-        for row_index, path in enumerate(tqdm(files["path"], desc=f"{kind} features", unit="file")):
+        for row_index, path in enumerate(tqdm(files["path"], desc=f"{kind} features", unit="file", file=sys.stderr, mininterval=1.0)):
             per_segment = segment_features(load_speaker_file(path, sr=sr), sr, kind, segment_seconds, hop_seconds, n_mfcc)
             rows += [(row_index, k) for k in range(len(per_segment))]
             features.append(per_segment)

@@ -104,3 +104,58 @@ def test_identify_speakers_ignores_level_and_sign():
                                                   segment_seconds=0.5, hop_seconds=0.25)
     assert probabilities.shape == (2, 2) and np.allclose(probabilities.sum(axis=1), 1, atol=1e-5)
     assert list(probabilities.argmax(axis=1)) == [0, 1]
+
+
+def test_restore_best_puts_back_the_epoch_with_the_lowest_validation_loss():
+    x, y = _separable()
+    x_val, y_val = _separable(seed=1)
+    cu.seed_everything(0, tensorflow=True)
+    model = classifiers.build_ann(n_features=20, n_classes=4)
+    history = classifiers.train(model, x, y, x_val, y_val, epochs=12, restore_best=True)
+    losses = history.history["val_loss"]
+    assert history.best_epoch == int(np.argmin(losses)) + 1
+    restored = model.evaluate(x_val, np.eye(4)[y_val], verbose=0)[0]
+    assert restored == pytest.approx(min(losses), rel=1e-4)
+    with pytest.raises(ValueError, match="needs validation data"):
+        classifiers.train(model, x, y, epochs=1, restore_best=True)
+    assert classifiers.train(model, x, y, epochs=2).best_epoch == 2
+
+
+def test_chance_level_is_the_most_frequent_class_share():
+    assert classifiers.chance_level([0, 1, 2, 3] * 5) == 0.25
+    assert classifiers.chance_level([0, 0, 0, 1]) == 0.75
+    with pytest.raises(ValueError):
+        classifiers.chance_level([])
+
+
+def test_wilson_interval_matches_known_values():
+    low, high = classifiers.wilson_interval(10, 11)  # S0's 90.91 %: 10 of 11 validation images
+    assert (round(low, 3), round(high, 3)) == (0.623, 0.984)
+    assert classifiers.wilson_interval(8, 8)[1] == 1.0 and classifiers.wilson_interval(8, 8)[0] == pytest.approx(0.676, abs=1e-3)
+    assert classifiers.wilson_interval(0, 20)[0] == 0.0
+    low, high = classifiers.wilson_interval(50, 100)
+    assert low == pytest.approx(1 - high) and high - low == pytest.approx(2 * 1.96 * 0.05, rel=0.02)
+    with pytest.raises(ValueError):
+        classifiers.wilson_interval(3, 2)
+
+
+def test_accuracy_interval_bootstraps_whole_groups():
+    y_true = np.zeros(40, dtype=int)
+    y_pred = np.repeat([0, 1, 0, 0], 10)  # 4 groups of 10 segments, one group entirely wrong
+    groups = np.repeat(["a", "b", "c", "d"], 10)
+    independent = classifiers.accuracy_interval(y_true, y_pred)
+    grouped = classifiers.accuracy_interval(y_true, y_pred, groups)
+    assert independent["accuracy"] == grouped["accuracy"] == 0.75 and grouped["groups"] == 4
+    assert grouped["high"] - grouped["low"] > independent["high"] - independent["low"]  # 4 groups, not 40 trials
+    assert grouped["low"] <= 0.75 <= grouped["high"] and grouped["high"] == 1.0
+    assert classifiers.accuracy_interval(y_true, y_pred, groups) == grouped  # seeded
+    with pytest.raises(ValueError, match="one group per example"):
+        classifiers.accuracy_interval(y_true, y_pred, groups[:5])
+
+
+def test_logistic_baseline_fits_separable_data_and_flattens_images():
+    x, y = _separable()
+    baseline = classifiers.logistic_baseline(x, y)
+    assert (baseline.predict(x) == y).mean() >= 0.95
+    images = x.reshape(len(x), 4, 5)
+    assert (classifiers.logistic_baseline(images, y).predict(images.reshape(len(x), -1)) == y).all()

@@ -107,3 +107,21 @@ def test_segment_features_match_per_segment_summaries():
     assert features.segment_features(audio, sr, "mfcc_mean", segment_seconds=None).shape == (1, features.N_MFCC)
     with pytest.raises(ValueError, match="kind must be one of"):
         features.segment_features(audio, sr, "chroma")
+
+
+def test_steadiest_voiced_finds_the_held_note_between_glides():
+    sr = 16_000
+    glide = np.linspace(150, 300, sr // 2)  # half a second of rising pitch
+    pitch = np.concatenate([glide, np.full(int(0.6 * sr), 200.0), glide[::-1]])
+    phase = 2 * np.pi * np.cumsum(pitch) / sr
+    voice = sum(np.sin(k * phase) / k for k in range(1, 6)).astype(np.float32)
+    start, seconds, f0 = features.steadiest_voiced(voice, sr)
+    assert f0 == pytest.approx(200, rel=0.02)
+    assert 0.4 <= start <= 0.6 and 0.5 <= seconds <= 0.75
+
+
+def test_feature_table_progress_is_a_text_bar_that_ends_at_100_percent(speaker_files, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path / "cache"))
+    features.feature_table(speaker_files, "mfcc_mean", 1.0, use_cache=False)
+    last_state = [part for part in capsys.readouterr().err.replace("\n", "\r").split("\r") if part.strip()][-1]
+    assert "100%|" in last_state and "4/4" in last_state
