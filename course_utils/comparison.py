@@ -1,6 +1,6 @@
 """The grand comparison (S4): every separator of the course on the same tracks, timed and scored alike.
 
-Used in: 10_grand_comparison.ipynb (everything), 06_masks_and_evaluation.ipynb (`run_comparison`).
+Used in: 11_grand_comparison.ipynb (everything), 06_masks_and_evaluation.ipynb (`run_comparison`).
 
 A *method* is any function (mixture, stems) -> {name: estimate}: it gets the true stems only so that
 oracle masks and the oracle-assisted baselines (NMF, ICA) can use them; blind methods ignore them.
@@ -179,6 +179,30 @@ def summary_tables(frames, timings, metric="SDR"):
     table["seconds per track"] = timings.groupby("method")["seconds"].mean()
     table["x real time"] = speed["audio_seconds"] / speed["seconds"].clip(lower=1e-9)
     return table.sort_values(f"{metric} vocals", ascending=False)
+
+
+def side_by_side(frames, by="songs", columns=(("vocals", "SDR"), ("vocals", "SIR"), ("vocals", "SAR"),
+                                             ("accompaniment", "SDR"))):
+    """SiSEC medians of every method on several song sets, side by side: one column group per set.
+
+    Used in: 11 (test songs beside the unseen songs); 07–10 in the same way.
+
+    Args:
+        frames: `run_comparison` frames with a column `by` naming each row's song set (e.g. "test", "unseen").
+        by: that column.
+        columns: (target, metric) pairs to show, e.g. SIR and SAR beside SDR (they tell leakage from artefacts).
+    Returns:
+        DataFrame indexed by method with columns (set, "<metric> <target>"); NaN where a method was not run on a set.
+    """
+    if by not in frames.columns:
+        raise ValueError(f"frames has no {by!r} column: add one naming each row's song set, e.g. "
+                         f"frames.assign({by}='test').")
+    parts = {}
+    for name, rows in frames.groupby(by, sort=False):
+        medians = sisec_medians(rows, by=("method", "target"))
+        parts[name] = pd.DataFrame({f"{metric} {target}": medians[metric].xs(target, level="target")
+                                    for target, metric in columns if target in medians.index.get_level_values("target")})
+    return pd.concat(parts, axis=1)
 
 
 def per_track(frames, target="vocals", metric="SDR"):

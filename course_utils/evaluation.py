@@ -21,18 +21,38 @@ SISEC_FILTERS_SECONDS = 512 / 44100  # museval's 512-tap distortion filters at M
 # 45 s at 44.1 kHz plus the filters fit one 2**21-point FFT (a whole 3-min song: 2**23, over 3 GB for four targets).
 CHUNK_SECONDS = 45.0
 
-# Median vocals SDR (dB) on the MUSDB18 test set (50 full tracks, 44.1 kHz): other data than ours.
+# Median vocals SDR (dB) on the MUSDB18 test set (50 full songs, 44.1 kHz; SiSEC's median of frame medians):
+# other data than ours. name -> (SDR, source, conditions).
 PUBLISHED_VOCALS_SDR = {
-    "oracle IRM2": (9.43, "SiSEC 2018 oracle"),
-    "oracle IRM1": (8.52, "SiSEC 2018 oracle"),
-    "oracle IBM1": (7.67, "SiSEC 2018 oracle"),
-    "HT-Demucs (fine-tuned)": (9.20, "method paper"),
-    "Spleeter": (6.55, "method paper"),
-    "Open-Unmix": (6.32, "method paper"),
-    "REPET-SIM": (2.30, "published baseline"),
-    "mixture": (1.12, "SiSEC 2018 anchor (mixture / 4)"),
-    "HPSS": (-0.34, "published baseline"),
+    "oracle IRM2": (9.43, "SiSEC 2018 (Stöter et al. 2018)", "oracle ratio mask, power 2, at the organisers' STFT"),
+    "oracle IRM1": (8.52, "SiSEC 2018 (Stöter et al. 2018)", "oracle ratio mask, power 1, at the organisers' STFT"),
+    "oracle IBM1": (7.67, "SiSEC 2018 (Stöter et al. 2018)", "oracle binary mask, at the organisers' STFT"),
+    "HT-Demucs (fine-tuned)": (9.20, "Rouard et al. 2023", "waveform + spectrogram transformer; MUSDB18-HQ + 800 songs"),
+    "Spleeter": (6.55, "Hennequin et al. 2020", "U-Net on magnitudes; trained on a private catalogue"),
+    "Open-Unmix": (6.32, "Stöter et al. 2019 (UMX)", "BiLSTM on magnitudes + Wiener filter; MUSDB18 train"),
+    "mixture": (1.12, "SiSEC 2018 (Stöter et al. 2018)", "anchor: the mixture / 4 as every estimate"),
 }
+
+
+def published_table(names=None):
+    """The published MUSDB18 vocals SDR, in the rows of our methods that are the same method.
+
+    Used in: 06, 11 (beside our results, clearly other data).
+
+    Args:
+        names: {published name (a key of PUBLISHED_VOCALS_SDR): our method's name} for methods we run under
+            another name (e.g. {"oracle IRM2": "oracle IRM2 (STFT 2048/512)"}); others keep their own name.
+    Returns:
+        DataFrame indexed by method, columns ("MUSDB18, published", "SDR vocals" | "source" | "conditions").
+    """
+    names = names or {}
+    unknown = sorted(set(names) - set(PUBLISHED_VOCALS_SDR))
+    if unknown:
+        raise ValueError(f"No published figure for {unknown}; there are {sorted(PUBLISHED_VOCALS_SDR)}.")
+    rows = {names.get(name, name): values for name, values in PUBLISHED_VOCALS_SDR.items()}
+    table = pd.DataFrame.from_dict(rows, orient="index", columns=["SDR vocals", "source", "conditions"])
+    table.columns = pd.MultiIndex.from_product([["MUSDB18, published"], table.columns])
+    return table
 
 
 def museval_metrics():
@@ -228,23 +248,22 @@ def sisec_medians(frames, by=("method", "target")):
     return per_track.groupby(level=[col for col in by if col in frames.columns]).median()
 
 
-def results_table(measured, metric="SDR"):
-    """Our measured medians next to the published MUSDB18 vocals SDR, clearly labelled as other data.
+def results_table(measured, names=None):
+    """Our measured medians (vocals SDR, SIR, SAR; accompaniment SDR) next to the published MUSDB18 vocals SDR.
 
-    Used in: 06, 10.
+    Used in: 06 (the classic baselines and the oracles beside the published figures).
 
     Args:
         measured: DataFrame from `sisec_medians` indexed by (method, target).
-        metric: which metric to show for our data.
+        names: as `published_table`: {published name: our method's name} where the names differ.
     Returns:
-        DataFrame indexed by method: our vocals and accompaniment medians (best vocals first), then
-        the published vocals median on MUSDB18 where one exists and its source; published-only rows last.
+        DataFrame indexed by method: our medians (best vocals SDR first), then the published figure, its source and
+        its conditions in the row of the same method (other data: MUSDB18); published-only rows last.
     """
-    ours = measured[metric].unstack("target")
-    table = pd.DataFrame({f"vocals {metric} (this run)": ours.get("vocals"),
-                          f"accompaniment {metric} (this run)": ours.get("accompaniment")})
-    table = table.sort_values(f"vocals {metric} (this run)", ascending=False)
-    published = pd.DataFrame({"vocals SDR, MUSDB18 (other data)": {k: v for k, (v, _) in PUBLISHED_VOCALS_SDR.items()},
-                              "published in": {k: src for k, (_, src) in PUBLISHED_VOCALS_SDR.items()}})
-    order = list(dict.fromkeys([*table.index, *published.index]))
-    return table.join(published, how="outer").loc[order]
+    ours = pd.DataFrame({f"{metric} {target} (this run)": measured[metric].xs(target, level="target")
+                         for target, metric in (("vocals", "SDR"), ("vocals", "SIR"), ("vocals", "SAR"),
+                                                ("accompaniment", "SDR"))})
+    ours = ours.sort_values("SDR vocals (this run)", ascending=False)
+    published = published_table(names).droplevel(0, axis=1).rename(columns={"SDR vocals": "SDR vocals, MUSDB18"})
+    order = list(dict.fromkeys([*ours.index, *published.index]))
+    return ours.join(published, how="outer").loc[order]

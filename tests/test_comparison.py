@@ -1,5 +1,6 @@
 """course_utils.comparison: the grand comparison's runner, tasks, tables and bad input."""
 import numpy as np
+import pandas as pd
 import pytest
 
 from course_utils import comparison, masks
@@ -49,6 +50,20 @@ def test_tables_rank_methods_and_measure_speed(run):
     assert gaps["truth (four stems)"] == 0 and gaps["half the mixture"] < -30
     points = comparison.per_track(frames)
     assert points.shape == (2, 2) and list(points.columns) == ["a", "b"]
+
+
+def test_side_by_side_puts_song_sets_next_to_each_other(run):
+    frames, _, _ = run
+    unseen = frames[frames["method"] == "half the mixture"].assign(songs="unseen")
+    both = pd.concat([frames.assign(songs="test"), unseen])
+    table = comparison.side_by_side(both)
+    assert list(table.columns) == [(s, c) for s in ("test", "unseen")
+                                   for c in ("SDR vocals", "SIR vocals", "SAR vocals", "SDR accompaniment")]
+    assert table.loc["half the mixture", ("test", "SDR vocals")] == table.loc["half the mixture", ("unseen", "SDR vocals")]
+    assert np.isnan(table.loc["truth (four stems)", ("unseen", "SDR vocals")])  # not run on that set
+    assert table.loc["truth (four stems)", ("test", "SIR vocals")] > 40
+    with pytest.raises(ValueError, match="no 'songs' column"):
+        comparison.side_by_side(frames)
 
 
 def test_four_stem_estimates_get_their_accompaniment():

@@ -86,14 +86,17 @@ def test_sisec_aggregation_is_median_of_frame_medians():
         evaluation.sisec_medians(frames.drop(columns="track"))
 
 
-def test_results_table_labels_published_numbers_as_other_data():
-    measured = pd.DataFrame({"SDR": [1.0, 5.0, 9.0, 12.0]},
-                            index=pd.MultiIndex.from_product([["mixture", "oracle IRM2"], ["accompaniment", "vocals"]],
-                                                             names=["method", "target"]))
-    table = evaluation.results_table(measured)
-    assert table.loc["mixture", "vocals SDR (this run)"] == 5.0
-    assert table.loc["oracle IRM2", "vocals SDR, MUSDB18 (other data)"] == 9.43
-    assert np.isnan(table.loc["Open-Unmix", "vocals SDR (this run)"])
+def test_results_table_shows_sir_and_sar_and_puts_published_numbers_in_our_rows():
+    values = {"SDR": [1.0, 5.0, 9.0, 12.0], "SIR": [2.0, 6.0, 10.0, 20.0], "SAR": [3.0, 7.0, 11.0, 13.0]}
+    measured = pd.DataFrame(values, index=pd.MultiIndex.from_product(
+        [["mixture", "oracle IRM2 (STFT 2048/512)"], ["accompaniment", "vocals"]], names=["method", "target"]))
+    table = evaluation.results_table(measured, {"oracle IRM2": "oracle IRM2 (STFT 2048/512)"})
+    assert list(table.columns[:4]) == ["SDR vocals (this run)", "SIR vocals (this run)", "SAR vocals (this run)",
+                                       "SDR accompaniment (this run)"]
+    assert table.loc["mixture", "SIR vocals (this run)"] == 6.0
+    assert table.loc["oracle IRM2 (STFT 2048/512)", "SDR vocals, MUSDB18"] == 9.43  # in our row, not its own
+    assert "oracle IRM2" not in table.index and table.index[0] == "oracle IRM2 (STFT 2048/512)"
+    assert np.isnan(table.loc["Open-Unmix", "SDR vocals (this run)"]) and table.loc["Open-Unmix", "conditions"]
 
 
 def test_evaluation_leaves_out_silent_stems_and_silent_frames():
@@ -132,3 +135,13 @@ def test_long_signals_are_scored_in_chunks_of_whole_frames():
     assert np.abs(chunked["SDR"] - whole["SDR"]).max() < 0.5  # own filters per chunk: close, not identical
     single = evaluation.bss_eval_frames(references, estimates, SR, chunk_seconds=7)  # under 1.5 chunks: one call
     assert single.equals(whole)
+
+
+def test_published_figures_sit_in_the_rows_of_our_methods():
+    table = evaluation.published_table({"oracle IRM2": "oracle IRM2 (STFT 2048/512)", "Open-Unmix": "Open-Unmix (S4)"})
+    column = ("MUSDB18, published", "SDR vocals")
+    assert table.loc["oracle IRM2 (STFT 2048/512)", column] == evaluation.PUBLISHED_VOCALS_SDR["oracle IRM2"][0]
+    assert "Open-Unmix (S4)" in table.index and "Open-Unmix" not in table.index and "mixture" in table.index
+    assert table[("MUSDB18, published", "conditions")].str.len().gt(0).all()
+    with pytest.raises(ValueError, match="No published figure for \\['U-Net'\\]"):
+        evaluation.published_table({"U-Net": "U-Net (S2)"})

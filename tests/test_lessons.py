@@ -23,7 +23,6 @@ NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
 PENDING = pytest.mark.xfail(strict=False, reason="issue 16, notebooks 06-10 pending")
 #: notebook number -> the checks that still fail there (remove an entry once it passes)
 KNOWN_FAILURES = {
-    "06": {"tables"},
     "11": {"tables", "outputs"},  # the grand comparison (10 before Open-Unmix took that number)
 }
 
