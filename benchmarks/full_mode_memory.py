@@ -25,9 +25,9 @@ sys.path.insert(0, str(ROOT))
 from course_utils import datasets, weights  # noqa: E402
 
 NOTEBOOKS = {"06": "06_masks_and_evaluation", "07": "07_unet_vocal_separator", "08": "08_binary_mask_cnn",
-             "09": "09_cnn_autoencoder", "10": "10_grand_comparison"}
+             "09": "09_cnn_autoencoder", "10": "10_open_unmix", "11": "11_grand_comparison"}
 SONGS_PARAMETER = {"06": "N_TRACKS"}  # the others call it MAX_TEST_TRACKS
-WEIGHTS_NOTEBOOKS = ("07", "08", "09", "10")
+WEIGHTS_NOTEBOOKS = ("07", "08", "09", "10", "11")
 GROWTH_LIMIT, PEAK_LIMIT_GB = 0.10, 6.0
 
 # a process whose only child is papermill (and, below it, the notebook's kernel): its children's peak is the kernel's

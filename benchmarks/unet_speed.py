@@ -2,7 +2,7 @@
 
 Measures the sample-mode model (unet.SAMPLE_CONFIG, the shipped weights' size) and S2's full-size model
 (unet.FULL_CONFIG: 1040 x 176 input, base 32, 7.77 M parameters; random weights, which run at the same
-speed as trained ones). Separation covers the whole path: STFT, blocks, network, masks, inverse STFT.
+speed as trained ones). Separation covers the whole path of `cu.separate`: STFT, overlapping blocks, network, masks, inverse STFT.
 
     python benchmarks/unet_speed.py [--seconds 30] [--threads 2] [--steps 3]
 """
@@ -16,16 +16,16 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from course_utils import runtime, unet  # noqa: E402
+from course_utils.separator import separate  # noqa: E402
 
 
 def separation_speed(config, seconds):
     """Separate `seconds` of stereo noise-like music; return (x real time, wall seconds)."""
-    model = unet.build_from_config(config)
-    meta = {"config": config, "alpha": 0.5}
+    model = unet.as_separator(unet.build_from_config(config), config, alpha=0.5)  # overlap 0.5, as unet.load
     mixture = np.random.default_rng(0).normal(0, 0.1, (int(seconds * config["sr"]), 2))
-    unet.separate(mixture[: config["sr"]], sr=config["sr"], weights=(model, meta))  # warm-up (graph, librosa)
+    separate(mixture[: config["sr"]], config["sr"], model)  # warm-up (graph, librosa)
     start = time.perf_counter()
-    unet.separate(mixture, sr=config["sr"], weights=(model, meta))
+    separate(mixture, config["sr"], model)
     wall = time.perf_counter() - start
     return seconds / wall, wall
 

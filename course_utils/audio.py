@@ -88,7 +88,7 @@ def load_audio(path, sr=None, mono=True, offset=0.0, duration=None):
 def excerpt(audio, sr, seconds=None, fit=False):
     """A part of a signal, cut in seconds: the whole of it, its first seconds, or from a start to an end.
 
-    Used in: 06 (the example song's excerpt), `comparison.run_comparison` (the excerpts kept for listening in 06, 10).
+    Used in: 06 (the example song's excerpt), `comparison.run_comparison` (the excerpts kept for listening in 06, 11).
 
     Args:
         audio: (n,) or (n, channels) samples.
@@ -144,7 +144,7 @@ def play(audio, sr, max_seconds=10.0, normalize=True):
 def listening_widget(signals, sr, max_seconds=10.0, description="listen to"):
     """Menus and a player: pick a signal by name (or by track and method) and hear it.
 
-    Used in: 00 (speakers), 01, 06, 09, 10 (methods and tracks).
+    Used in: 00 (speakers), 01, 06, 09, 11 (methods and tracks).
 
     The player is a native ipywidgets.Audio whose sound is swapped when a menu changes, so a
     headless run just shows the first signal (no output capture that could stall execution).

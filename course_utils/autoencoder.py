@@ -1,27 +1,28 @@
-"""S1's CNN autoencoder (after Chandna et al. 2017): normalisation, network, loss, training, separation.
+"""S1's CNN autoencoder (after Chandna et al. 2017): normalisation, network, loss, training, the separator.
 
-Used in: 09_cnn_autoencoder.ipynb, 10 (the grand comparison).
+Used in: 09_cnn_autoencoder.ipynb, 11 (the grand comparison); scripts/train_autoencoder.py.
 
 The network sees a block of `block_frames` frames (Chandna: 30) of one channel's magnitude STFT,
-shaped (freq, time, 1), and outputs one magnitude estimate per source (inside, the block is transposed
-to Chandna's (time, freq) layout; `build_autoencoder` says why):
+shaped (freq, time, 1), and outputs one magnitude estimate per source:
 
     |X| -> normalise (MIN-MAX or CMVN, statistics of the training data, stored in the model)
-        -> vertical conv (freq_span bins x 1 frame: across frequency, timbre)
-        -> horizontal conv (1 bin x time_span frames: across time, how the timbre evolves)
+        -> vertical convolution (a kernel over all F bins x 1 frame: the timbre of each frame)
+        -> horizontal convolution (time_span frames: how the timbre evolves)
         -> fully connected bottleneck (ReLU), shared by every source
-        -> per source: fully connected (ReLU) back to the horizontal conv's shape, then two transposed
-           convolutions mirroring the encoder (1 x time_span, then freq_span x 1)
-        -> concatenate the k outputs o_i, ReLU
+        -> per source: fully connected (ReLU) back to the horizontal convolution's shape, then two transposed
+           convolutions mirroring the encoder (time_span frames, then all F bins)
+        -> the k outputs o_i, ReLU
         -> soft masks f_i = (o_i + eps) / (sum_n o_n + k eps), which add up to exactly 1
         -> estimates f_i * |X|  (the model's outputs, on which the loss is computed)
 
 The loss is the sum over sources of the mean squared error to the true magnitudes, optimised with
-Adam, one update per mini-batch (Keras `fit`). To make audio, the estimates become ratio masks of
-the mixture STFT (the same f_i) and `masks.apply_masks` inverts them with the mixture's phase, so the
-estimates add up to the mixture and line up with it sample by sample. Whole tracks are cut into
-blocks and joined again with the U-Net's `unet.predict_magnitudes`, so an oracle sent through the
-same path reproduces the oracle separation exactly (tests/test_autoencoder.py checks this).
+Adam, one update per mini-batch. To make audio, `as_separator` wraps a trained network in the course's
+`separator.Separator`: a whole song's magnitude is cut into half-overlapping blocks (`masks.split_blocks`),
+the network's estimates are cross-faded back (`masks.join_blocks`) and turned into ratio masks (exactly the
+network's soft masks where |X| > 0), and `separator.separate(mixture, sr, model)` applies them to the mixture
+STFT (mixture phase, or the multichannel Wiener filter), so the estimates add up to the mixture and line up with
+it sample by sample. An oracle network that outputs the true magnitudes gets the oracle ratio mask IRM1 through
+the same path (tests/test_autoencoder.py).
 
 What went wrong in S1, and what this module does instead:
 - gradients were accumulated over a whole epoch (one update per epoch): `train` uses Keras `fit`,
@@ -34,14 +35,23 @@ What went wrong in S1, and what this module does instead:
 - the two encoder convolutions (and the first transposed convolution) had no nonlinearity (as in
   Chandna's code, nonlinearity=None), so the encoder was one linear map before the bottleneck:
   `conv_activation="relu"` adds a ReLU after each of them ("linear" gives S1's network).
+
+What differs from Chandna's network, and why:
+- the vertical convolution and the last transposed convolution span all F bins, as Chandna's do, and are computed
+  as what they then are, one dense layer applied to every frame (and the horizontal ones as 1-D convolutions over
+  time): the same maps, 2.5-4x faster on a CPU than 2-D convolutions with a 513-bin kernel. The last layer has one
+  bias per bin (513) where a transposed convolution with one filter has one, so there are 2,048 more parameters;
+- a song is separated in half-overlapping blocks whose estimates are cross-faded, not in disjoint blocks: no frame
+  is estimated only from the edge of a block.
 """
 import functools
 import time
 
 import numpy as np
 
-from . import masks, unet
-from .datasets import MUSDB_TARGETS, track_arrays
+from . import masks
+from .datasets import MUSDB_TARGETS, Track, as_track, remix_tracks
+from .separator import Separator
 from .weights import build_and_load, read_weights_file, save_weights_file
 
 NORMALISATIONS = ("minmax", "cmvn")
@@ -53,6 +63,18 @@ SAMPLE_CONFIG = {  # Chandna et al. 2017 on our 22.05-kHz sample: n_fft 1024 -> 
     "epsilon": 1e-8, "learning_rate": 1e-3,
 }
 FULL_CONFIG = {**SAMPLE_CONFIG, "sr": 44100}  # MUSDB18's rate; n_fft 1024 still gives 513 bins (23 ms)
+
+
+def weights_name(normalisation, mode="rendered"):
+    """File name of a trained autoencoder: mode "rendered" (the rendered training set, --train-root; shipped),
+    "full" (MUSDB18, --full) or "sample" (the 8 bundled songs); normalisation: "minmax" or "cmvn"."""
+    return f"autoencoder_{mode}_{normalisation}.npz"
+
+
+#: the shipped model notebooks 09 and 11 and benchmarks/separation_speed.py load (`weights.weights_dir()` / this):
+#: of the two normalisations, the one with the lower loss on the rendered set's validation songs
+DEFAULT_NORMALISATION = "cmvn"
+DEFAULT_WEIGHTS = weights_name(DEFAULT_NORMALISATION)
 _MODEL_KEYS = ("block_frames", "freq_span", "time_span", "conv_filters", "bottleneck", "sources",
                "conv_activation", "epsilon")
 
@@ -62,11 +84,12 @@ _MODEL_KEYS = ("block_frames", "freq_span", "time_span", "conv_filters", "bottle
 def check_config(config):
     """Validate an autoencoder configuration (like SAMPLE_CONFIG) and return it.
 
-    Used in: 09_cnn_autoencoder.ipynb, 10; every function here that takes a config.
+    Used in: 09_cnn_autoencoder.ipynb, 11; every function here that takes a config.
 
     Args:
         config: dict with sr (Hz), n_fft, hop_length (samples), block_frames (T), freq_span, time_span
-            (kernel sizes in bins and frames), conv_filters, bottleneck, sources (names), normalisation
+            (kernel sizes in bins and frames; freq_span is every bin, n_fft // 2 + 1), conv_filters, bottleneck,
+            sources (names), normalisation
             ("minmax" or "cmvn"), conv_activation ("relu" or "linear"), epsilon, learning_rate.
     Returns:
         the same dict.
@@ -81,9 +104,9 @@ def check_config(config):
     if not 1 <= config["time_span"] < config["block_frames"]:
         raise ValueError(f"time_span must be in [1, block_frames={config['block_frames']}) (Chandna: 15 of 30 "
                          f"frames), got {config['time_span']}.")
-    if not 1 <= config["freq_span"] <= freq:
-        raise ValueError(f"freq_span must be in [1, {freq}] (n_fft // 2 + 1 bins; Chandna uses all of them), got "
-                         f"{config['freq_span']}.")
+    if config["freq_span"] != freq:
+        raise ValueError(f"freq_span must be n_fft // 2 + 1 = {freq}: the vertical convolution spans every bin, as "
+                         f"Chandna's does; got {config['freq_span']}.")
     sources = list(config["sources"])
     if not sources or len(set(sources)) != len(sources) or not all(isinstance(s, str) for s in sources):
         raise ValueError(f"sources must be distinct names such as {list(MUSDB_TARGETS)}, got {config['sources']!r}.")
@@ -94,18 +117,12 @@ def check_config(config):
     return config
 
 
-def _stft_config(config):
-    """The keys `unet.predict_magnitudes` reads: blocks of block_frames frames, no padding (n_levels 0)."""
-    return {"n_fft": config["n_fft"], "hop_length": config["hop_length"],
-            "segment_frames": config["block_frames"], "n_levels": 0}
-
-
 # ---------------------------------------------------------------- normalisation
 
 def normalisation_stats(magnitudes, method="cmvn"):
     """Per-frequency statistics of training magnitudes for MIN-MAX or CMVN normalisation.
 
-    Used in: 09_cnn_autoencoder.ipynb (S1 compared both), 10.
+    Used in: 09_cnn_autoencoder.ipynb (S1 compared both), 11.
 
     MIN-MAX maps each frequency bin's training range to [0, 1]: shift = min, scale = max - min.
     CMVN (cepstral mean and variance normalisation) gives each bin zero mean and unit variance:
@@ -247,26 +264,25 @@ def build_autoencoder(freq_bins, block_frames=30, sources=MUSDB_TARGETS, freq_sp
                       stats=None, name="cnn_autoencoder"):
     """Chandna et al.'s convolutional autoencoder with one decoder per source, compiled with Adam and `sum_of_mse`.
 
-    Used in: 09_cnn_autoencoder.ipynb, 10 (the grand comparison).
+    Used in: 09_cnn_autoencoder.ipynb, 11 (the grand comparison).
 
     Layers (valid padding; F = freq_bins, T = block_frames, N = conv_filters): normalise (fixed
-    weights: `stats`), transpose to Chandna's (time, freq) layout, Conv2D N x (1, freq_span) ->
-    (T, F - freq_span + 1, N), Conv2D N x (time_span, 1) -> (T - time_span + 1, F - freq_span + 1, N),
-    Dense bottleneck (ReLU); per source: Dense (ReLU) to the horizontal conv's size, reshape,
-    Conv2DTranspose N x (time_span, 1), Conv2DTranspose 1 x (1, freq_span) -> (T, F, 1); then
-    concatenate, transpose back to (F, T, k), ReLU, `soft_masks`, times |X|.
+    weights: `stats`), transpose to Chandna's (time, freq) layout, the vertical convolution (N filters over
+    all F bins of one frame -> (T, N); a kernel as tall as its input is one dense layer applied to every
+    frame, which is how it is computed), the horizontal convolution (N filters over time_span frames ->
+    (T - time_span + 1, N)), Dense bottleneck (ReLU); per source: Dense (ReLU) to the horizontal
+    convolution's size, reshape, transposed horizontal convolution (N x time_span frames -> (T, N)),
+    transposed vertical convolution (every frame back to F bins -> (T, F)); then stack, transpose back to
+    (F, T, k), ReLU, `soft_masks`, times |X|.
     Chandna's code and S1's left both encoder convolutions and the first transposed convolution
     linear; with conv_activation="relu" (our default) each is followed by a ReLU, since two linear
     convolutions in a row are just one linear map.
-    Why the transpose: on the CPU, TensorFlow 2.21's oneDNN convolution aborts the whole Python
-    process (a fatal check, not an exception) for Conv2D kernels more than about 450 rows tall, such
-    as (513, 1); the same kernel lying along the width, (1, 513), works and computes the same thing.
 
     Args:
         freq_bins: F = n_fft // 2 + 1 (513 for n_fft 1024).
         block_frames: T, frames per block (Chandna: 30).
         sources: names of the k outputs, in order (MUSDB: vocals, drums, bass, other).
-        freq_span: length of the vertical kernel in bins (None: all F bins, as Chandna).
+        freq_span: the vertical kernel's length in bins: every bin, F (None: F).
         time_span: length of the horizontal kernel in frames (Chandna: T / 2 = 15).
         conv_filters: N (Chandna: 50); bottleneck: units of the shared layer (Chandna, S1: 128).
         conv_activation: "relu" or "linear" (S1, Chandna).
@@ -290,17 +306,19 @@ def build_autoencoder(freq_bins, block_frames=30, sources=MUSDB_TARGETS, freq_sp
     magnitude = keras.Input((freq_bins, block_frames, 1), name="mixture_magnitude")
     normaliser = _normalisation_layer()(freq_bins, name="normalise")
     x = layers.Permute((2, 1, 3), name="to_time_freq")(normaliser(magnitude))  # (T, F, 1), Chandna's layout
-    x = layers.Conv2D(conv_filters, (1, freq_span), activation=activation, name="vertical_conv")(x)
-    x = layers.Conv2D(conv_filters, (time_span, 1), activation=activation, name="horizontal_conv")(x)
+    x = layers.Reshape((block_frames, freq_bins), name="frames")(x)
+    x = layers.Dense(conv_filters, activation=activation, name="vertical_conv")(x)  # (T, N)
+    x = layers.Conv1D(conv_filters, time_span, activation=activation, name="horizontal_conv")(x)  # (T - ts + 1, N)
     code_shape = tuple(x.shape[1:])
     code = layers.Dense(bottleneck, activation="relu", name="bottleneck")(layers.Flatten()(x))
     outputs = []
     for source in sources:
         y = layers.Dense(int(np.prod(code_shape)), activation="relu", name=f"{source}_dense")(code)
         y = layers.Reshape(code_shape, name=f"{source}_reshape")(y)
-        y = layers.Conv2DTranspose(conv_filters, (time_span, 1), activation=activation,
-                                   name=f"{source}_horizontal_deconv")(y)
-        outputs.append(layers.Conv2DTranspose(1, (1, freq_span), name=f"{source}_vertical_deconv")(y))
+        y = layers.Conv1DTranspose(conv_filters, time_span, activation=activation,
+                                   name=f"{source}_horizontal_deconv")(y)  # (T, N)
+        y = layers.Dense(freq_bins, name=f"{source}_vertical_deconv")(y)  # (T, F)
+        outputs.append(layers.Reshape((block_frames, freq_bins, 1), name=f"{source}_output")(y))
     o = layers.Concatenate(name="outputs")(outputs) if len(outputs) > 1 else outputs[0]
     o = layers.Permute((2, 1, 3), name="to_freq_time")(o)  # back to (F, T, k)
     # float32 masks, outputs and loss even when the rest computes in float16 (training.use_mixed_precision)
@@ -314,14 +332,15 @@ def build_autoencoder(freq_bins, block_frames=30, sources=MUSDB_TARGETS, freq_sp
     model.course_config = {"freq_bins": int(freq_bins), "block_frames": int(block_frames),
                            "freq_span": int(freq_span), "time_span": int(time_span),
                            "conv_filters": int(conv_filters), "bottleneck": int(bottleneck),
-                           "sources": list(sources), "conv_activation": conv_activation, "epsilon": float(epsilon)}
+                           "sources": list(sources), "conv_activation": conv_activation, "epsilon": float(epsilon),
+                           "layers": "dense-conv1d"}
     return model
 
 
 def build_from_config(config, stats=None):
     """Build and compile the autoencoder for a configuration such as SAMPLE_CONFIG.
 
-    Used in: 09_cnn_autoencoder.ipynb, 10 (the grand comparison).
+    Used in: 09_cnn_autoencoder.ipynb, 11 (the grand comparison).
 
     Args:
         config: see `check_config`.
@@ -340,32 +359,18 @@ def build_from_config(config, stats=None):
 
 # ---------------------------------------------------------------- data and training
 
-def _song_arrays(song, config):
-    """(mixture, {source: audio}) of a musdb track or a (mixture, sources, sr) tuple, checked against config."""
-    is_tuple = isinstance(song, tuple)
-    label = "a (mixture, sources, sr) song" if is_tuple else f"track {song.name}"
-    missing = [name for name in config["sources"] if name not in (song[1] if is_tuple else song.targets)]
-    if missing:
-        raise ValueError(f"config['sources'] lists {missing}, but {label} has only "
-                         f"{sorted(song[1] if is_tuple else song.targets)}: choose sources the tracks have, "
-                         f"e.g. {{**config, 'sources': {list(MUSDB_TARGETS)}}}.")
-    mixture, stems, sr = song if is_tuple else track_arrays(song, config["sources"])
-    mixture = masks.check_separator_input(mixture, sr, config, label[0].upper() + label[1:], allow_silent=True)
-    return mixture, masks.check_sources({name: stems[name] for name in config["sources"]}, mixture)
-
-
 def training_blocks(songs, config):
     """Cut songs into (mixture block, source blocks) training pairs, every channel and block, all stems aligned.
 
-    Used in: 09_cnn_autoencoder.ipynb, 10 (the grand comparison).
+    Used in: 09_cnn_autoencoder.ipynb, 11 (the grand comparison); `chunk_examples`.
 
     Each song's STFT is computed once and cut into consecutive blocks of block_frames frames with
-    `unet.split_frames` (the last block zero-padded), the mixture and every source at the same frames.
-    Blocks whose mixture is exactly silent are dropped: there is nothing to separate in them.
+    `masks.split_blocks` (no overlap; the last block zero-padded), the mixture and every source at the same
+    frames. Blocks whose mixture is exactly silent are dropped: there is nothing to separate in them.
 
     Args:
-        songs: musdb tracks (`load_musdb(...).tracks`) or (mixture, {source: audio}, sr) tuples as
-            `datasets.track_arrays` returns, with audio (n,) or (n, channels).
+        songs: musdb tracks (`load_musdb(...).tracks`) or `datasets.Track`s / (mixture, {source: audio}, sr)
+            tuples, with audio (n,) or (n, channels).
         config: see `check_config`; its sources must be stems of every song.
     Returns:
         x (n_blocks, F, T, 1) mixture magnitudes and y (n_blocks, F, T, k) source magnitudes, float32.
@@ -375,11 +380,13 @@ def training_blocks(songs, config):
         raise ValueError("songs is empty: pass the training tracks, e.g. "
                          "cu.load_musdb('sample', subsets='train').tracks.")
     xs, ys = [], []
-    for song in songs:
-        mixture, stems = _song_arrays(song, config)
+    for number, song in enumerate(songs):
+        what = f"Training song {number}"
+        mixture, stems, sr = as_track(song, config["sources"], what)
+        mixture = masks.check_separator_input(mixture, sr, config, what, allow_silent=True)
         spectra = [np.abs(masks.stft(audio, config["n_fft"], config["hop_length"]))
-                   for audio in (mixture, *stems.values())]
-        blocks = [unet.split_frames(spec, config["block_frames"], multiple=1)[0] for spec in spectra]
+                   for audio in (mixture, *(stems[name] for name in config["sources"]))]
+        blocks = [masks.split_blocks(spec, config["block_frames"], overlap=0)[0] for spec in spectra]
         audible = blocks[0].reshape(len(blocks[0]), -1).max(axis=1) > 0
         xs.append(blocks[0][audible])
         ys.append(np.concatenate(blocks[1:], axis=-1)[audible])
@@ -387,7 +394,7 @@ def training_blocks(songs, config):
 
 
 def chunk_examples(chunk, config):
-    """Full-mode training blocks of one chunk read from disk: `training_blocks` of the chunk as a short song.
+    """Training blocks of one chunk read from disk: `training_blocks` of the chunk as a short song.
 
     Used in: scripts/train_autoencoder.py (`training.chunk_dataset` calls it for every chunk it reads).
 
@@ -397,8 +404,8 @@ def chunk_examples(chunk, config):
     Returns:
         (x (n_blocks, F, T, 1), y (n_blocks, F, T, k)) float32; silent blocks are left out, so n_blocks may be 0.
     """
-    return training_blocks([(chunk["mixture"], {name: chunk[name] for name in config["sources"]}, config["sr"])],
-                           config)
+    return training_blocks([Track(chunk["mixture"], {name: chunk[name] for name in config["sources"]},
+                                  config["sr"])], config)
 
 
 def example_shapes(config):
@@ -413,7 +420,7 @@ def example_shapes(config):
 def train(model, x, y, epochs=10, batch_size=16, validation_data=None, verbose=0):
     """Train with one Adam update per mini-batch (Keras fit), stopping with a clear error if the loss turns NaN.
 
-    Used in: 09_cnn_autoencoder.ipynb, 10 (the grand comparison).
+    Used in: 09_cnn_autoencoder.ipynb, 11 (the grand comparison).
 
     S1 summed the gradients of a whole epoch before one update; here every mini-batch of `batch_size`
     blocks makes one update, in a new random order every epoch. TerminateOnNaN stops training at the
@@ -459,7 +466,7 @@ def train_on_remixes(model, songs, config, val_songs, epochs=40, remixes_per_epo
 
     Args:
         model: from `build_from_config(config, stats)` (compiled; its optimizer state carries over epochs).
-        songs, val_songs: (mixture, {source: audio}, sr) tuples (`datasets.track_arrays`).
+        songs, val_songs: musdb tracks or `datasets.Track`s (read into memory once).
         config: the model's configuration.
         epochs: at most this many epochs; remixes_per_epoch: new mixtures per epoch (0: the songs only).
         batch_size: blocks per Adam update; patience: epochs without a better validation loss before stopping.
@@ -469,13 +476,12 @@ def train_on_remixes(model, songs, config, val_songs, epochs=40, remixes_per_epo
         dict of per-epoch lists "loss", "val_loss", "seconds", and "best_epoch" (1-based); the model holds
         the best epoch's weights.
     """
-    from .datasets import remix_tracks
-
     if epochs < 1 or patience < 1 or remixes_per_epoch < 0:
         raise ValueError(f"epochs and patience must be >= 1 and remixes_per_epoch >= 0; got {epochs}, {patience}, "
                          f"{remixes_per_epoch}.")
     if not val_songs:
         raise ValueError("val_songs is empty: hold out at least one song to decide when to stop.")
+    songs = [as_track(song, config["sources"], f"Training song {i}") for i, song in enumerate(songs)]
     x_val, y_val = training_blocks(val_songs, config)
     x_songs, y_songs = training_blocks(songs, config)  # the songs' own blocks, the same every epoch
     history = {"loss": [], "val_loss": [], "seconds": []}
@@ -483,7 +489,7 @@ def train_on_remixes(model, songs, config, val_songs, epochs=40, remixes_per_epo
     for epoch in range(epochs):
         x, y = x_songs, y_songs
         if remixes_per_epoch:
-            x_new, y_new = training_blocks(remix_tracks(list(songs), remixes_per_epoch, seed=seed + epoch), config)
+            x_new, y_new = training_blocks(remix_tracks(songs, remixes_per_epoch, seed=seed + epoch), config)
             x, y = np.concatenate([x_songs, x_new]), np.concatenate([y_songs, y_new])
         one = train(model, x, y, epochs=1, batch_size=batch_size, validation_data=(x_val, y_val))
         for key in ("loss", "val_loss", "seconds"):
@@ -517,7 +523,7 @@ def _check_blocks(model, x, y, label):
 def save_weights(model, path, config, history=None):
     """Save the autoencoder's weights (normalisation statistics included) with its configuration (.npz).
 
-    Used in: 09_cnn_autoencoder.ipynb (to ship sample-mode weights), 10.
+    Used in: scripts/train_autoencoder.py (the shipped weights).
 
     Args:
         model: from `build_from_config(config)`.
@@ -532,7 +538,7 @@ def save_weights(model, path, config, history=None):
 def load_autoencoder(path, config=None):
     """Build the autoencoder a weights file was trained for and load its weights, checking that they fit.
 
-    Used in: 09_cnn_autoencoder.ipynb, 10 (the grand comparison).
+    Used in: 09_cnn_autoencoder.ipynb, 11 (the grand comparison).
 
     Args:
         path: a .npz written by `save_weights`.
@@ -547,49 +553,61 @@ def load_autoencoder(path, config=None):
     return build_and_load(path, meta, arrays, build_from_config, config, layers_key="layers"), meta
 
 
-# ---------------------------------------------------------------- separation
+def load(path, config=None):
+    """The autoencoder a weights file holds, as a `separator.Separator` ready for `separator.separate`.
 
-def predict_magnitudes(mixture, model, config, batch_size=16):
-    """Magnitude estimates of every source for a whole mixture: STFT once, blocks, predict in batches, join.
-
-    Used in: 09_cnn_autoencoder.ipynb, 10; `separate`.
+    Used in: 09_cnn_autoencoder.ipynb, 11; `separator.load_separator` (for files of kind "autoencoder").
 
     Args:
-        mixture: (n,) or (n, channels) audio at config["sr"].
-        model: a Keras model from `build_from_config`, or any function mapping (batch, F, T, 1)
-            magnitude blocks to (batch, F, T, k) estimates (tests pass the true magnitudes through here).
-        config: its configuration.
-        batch_size: blocks per call of the Keras model.
+        path: a .npz written by `save_weights` (e.g. `weights.weights_dir() / DEFAULT_WEIGHTS`).
+        config: optional configuration the caller expects; any difference from the file's is an error.
     Returns:
-        ({source: estimate shaped like the mixture STFT magnitude, (freq, frames) or (channels, freq, frames)},
-        mixture magnitude).
+        Separator (its `network` is the Keras model, its `meta` the file's metadata).
+    """
+    network, meta = load_autoencoder(path, config)
+    return as_separator(network, meta["config"], meta)
+
+
+# ---------------------------------------------------------------- the separator
+
+def as_separator(network, config, meta=None, overlap=0.5, batch_size=32):
+    """Wrap a trained autoencoder (or any stand-in) as the course's `separator.Separator`.
+
+    Used in: 09_cnn_autoencoder.ipynb, 11; `load`.
+
+    Its masks function cuts the mixture magnitude (channels, F, frames) into blocks of block_frames frames
+    that overlap by `overlap` (`masks.split_blocks`, silence padded at both ends), runs the network on them,
+    cross-fades the estimates back into whole spectrograms (`masks.join_blocks`) and returns their ratio
+    masks (`masks.ratio_masks`): where |X| > 0 these are exactly the network's soft masks, faded between
+    blocks; where every estimate is 0 the sources share the bin equally.
+
+    Args:
+        network: a Keras model from `build_from_config` (its `predict` is used), or any function mapping
+            all (n_blocks, F, T, 1) magnitude blocks to (n_blocks, F, T, k) estimates at once (tests pass
+            an oracle that returns the true magnitudes).
+        config: the configuration it was built with (see `check_config`).
+        meta: optional metadata (the weights file's) kept on the Separator.
+        overlap: the share of a block that overlaps the next (0.5: every frame in two blocks; 0: disjoint).
+        batch_size: blocks per call of the Keras model (the last batch is padded with silent blocks, so every
+            batch has the same shape and TensorFlow traces the prediction once).
+    Returns:
+        Separator of kind "autoencoder" with config["sources"].
     """
     config = check_config(config)
-    mixture = masks.check_separator_input(mixture, config["sr"], config)
-    estimates, magnitude = unet.predict_magnitudes(mixture, model, _stft_config(config), batch_size)
-    if len(estimates) != len(config["sources"]):
-        raise ValueError(f"The model gives {len(estimates)} outputs but config['sources'] names "
-                         f"{len(config['sources'])}: use the configuration the model was built with.")
-    return dict(zip(config["sources"], estimates.values())), magnitude
+    sources = tuple(config["sources"])
 
+    def predict(magnitude):
+        blocks, layout = masks.split_blocks(magnitude, config["block_frames"], overlap)
+        if hasattr(network, "predict"):
+            padded = np.concatenate([blocks, np.zeros((-len(blocks) % batch_size, *blocks.shape[1:]), blocks.dtype)])
+            outputs = network.predict(padded, batch_size=batch_size, verbose=0)[:len(blocks)]
+        else:
+            outputs = network(blocks)
+        outputs = np.asarray(outputs)
+        if outputs.shape != (*blocks.shape[:3], len(sources)):
+            raise ValueError(f"The network gave outputs of shape {outputs.shape} for blocks {blocks.shape}; "
+                             f"config['sources'] names {len(sources)}: use the configuration the network was "
+                             f"built with.")
+        return masks.ratio_masks(dict(zip(sources, masks.join_blocks(outputs, layout))))
 
-def separate(mixture, sr, model, config, batch_size=16):
-    """Separate a whole mixture into config["sources"] with a trained autoencoder.
-
-    Used in: 09_cnn_autoencoder.ipynb, 10 (the grand comparison).
-
-    The estimated magnitudes become ratio masks of the mixture STFT (exactly the model's soft masks
-    where |X| > 0), applied with the mixture's phase by `masks.apply_masks`.
-
-    Args:
-        mixture: (n,) or (n, channels) audio, at least n_fft samples.
-        sr: its sample rate in Hz (must be config["sr"]).
-        model, config: a trained model and its configuration (see `load_autoencoder`), or any function
-            as in `predict_magnitudes`.
-        batch_size: blocks per call of the model.
-    Returns:
-        {source: estimate shaped like `mixture`}, sample-aligned with it; the estimates add up to the mixture.
-    """
-    masks.check_separator_input(None, sr, config)
-    estimates, _ = predict_magnitudes(mixture, model, config, batch_size)
-    return masks.separate_with_masks(mixture, estimates, 1.0, config["n_fft"], config["hop_length"])
+    return Separator("autoencoder", dict(config), sources, predict, network, dict(meta or {}))

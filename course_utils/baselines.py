@@ -1,6 +1,6 @@
 """Classic vocal/accompaniment separators: the baselines every learned separator must beat.
 
-Used in: 06_masks_and_evaluation.ipynb, and later 10 (the grand comparison).
+Used in: 06_masks_and_evaluation.ipynb, and later 11 (the grand comparison).
 
 Each function takes a stereo mixture (n, 2) and its rate and returns a dict with "vocals" and
 "accompaniment" estimates, each (n, 2) and sample-aligned with the mixture. The spectrogram
@@ -36,7 +36,7 @@ def _check_oracle(oracle, mixture):
 def mixture_as_estimate(mixture, sr, n_sources=4, stems=None):
     """SiSEC's lower anchor: every one of the `n_sources` stems is estimated as mixture / n_sources.
 
-    Used in: 06, 08–10.
+    Used in: 06, 08–11.
 
     BSS Eval v4's SDR penalises a wrong gain, so SiSEC scales the mixture: vocals = mixture / 4,
     accompaniment = 3 * mixture / 4 (three stems).
@@ -56,7 +56,7 @@ def mixture_as_estimate(mixture, sr, n_sources=4, stems=None):
 def hpss(mixture, sr, vocals_from="harmonic", kernel_size=31, n_fft=masks.N_FFT, hop_length=masks.HOP_LENGTH):
     """Harmonic/percussive separation (median filtering, librosa.decompose.hpss) used as a vocal separator.
 
-    Used in: 06, 10.
+    Used in: 06, 11.
 
     HPSS splits sounds that are steady in time (horizontal lines) from sounds that are short in time
     (vertical lines). A voice is neither, so any mapping is a choice: "harmonic" sends the harmonic
@@ -84,7 +84,7 @@ def hpss(mixture, sr, vocals_from="harmonic", kernel_size=31, n_fft=masks.N_FFT,
 def repet_sim(mixture, sr, min_seconds=1.0, n_fft=masks.N_FFT, hop_length=masks.HOP_LENGTH):
     """REPET-SIM (Rafii & Pardo 2012): the accompaniment repeats, the voice does not.
 
-    Used in: 06, 10.
+    Used in: 06, 11.
 
     librosa's vocal-separation recipe: each frame of the (mono) magnitude spectrogram is replaced
     by the median of its most similar frames at least `min_seconds` away (librosa.decompose.nn_filter);
@@ -115,7 +115,7 @@ def nmf_oracle_assigned(mixture, sr, oracle, n_components=16, seed=0, max_iter=2
                         hop_length=masks.HOP_LENGTH):
     """NMF of the magnitude spectrogram, each component assigned to vocals or accompaniment *using the truth*.
 
-    Used in: 06, 10.
+    Used in: 06, 11.
 
     NMF (librosa.decompose.decompose with scikit-learn's NMF) explains the magnitude as a sum of
     `n_components` spectral templates times their activations, but does not say which component
@@ -155,7 +155,7 @@ def nmf_oracle_assigned(mixture, sr, oracle, n_components=16, seed=0, max_iter=2
 def ica_stereo(mixture, sr, oracle, seed=0):
     """FastICA with 2 components on the 2 channels; the component closest to the true vocals is "vocals".
 
-    Used in: 06 (why ICA fails on music), 10.
+    Used in: 06 (why ICA fails on music), 11.
 
     ICA assumes as many microphones as sources and an instantaneous mix. A stereo song has two
     channels for four or more sources, and every centre-panned source (vocals, bass, often kick and

@@ -38,7 +38,7 @@ def _is_musdb_track(track):
 def iter_tracks(tracks, names=None, targets=MUSDB_TARGETS):
     """Yield (name, (mixture, stems, sr)) one track at a time, reading musdb tracks only when their turn comes.
 
-    Used in: `run_comparison` (06, 10); usable for any per-song loop (08, 09) that must hold one song at a time.
+    Used in: `run_comparison` (06, 11); usable for any per-song loop (08, 09) that must hold one song at a time.
 
     Args:
         tracks: musdb tracks (`datasets.load_musdb(...).tracks[:n]`, read from disk one by one) or
@@ -71,7 +71,7 @@ def score_estimates(method, name, mixture, stems, estimates, sr, four_stems=True
                     window_seconds=1.0, hop_seconds=1.0):
     """Score one method's estimates of one track: the vocals/accompaniment pair and, if present, four stems.
 
-    Used in: 06, 10 (through `run_comparison`).
+    Used in: 06, 11 (through `run_comparison`).
 
     Args:
         method, name: labels for the rows.
@@ -109,7 +109,7 @@ def run_comparison(methods, tracks, names=None, progress=True, keep=None, keep_s
                    score_args=None, targets=MUSDB_TARGETS):
     """Separate every track with every method, time each separation, and score it, holding one track at a time.
 
-    Used in: 06, 10.
+    Used in: 06, 11.
 
     For each track in turn: read it (musdb tracks are read from disk only now), run every method on it,
     score each estimate as soon as it exists, keep the scores and the excerpts asked for, and let the
@@ -162,7 +162,7 @@ def run_comparison(methods, tracks, names=None, progress=True, keep=None, keep_s
 def summary_tables(frames, timings, metric="SDR"):
     """One table per source (SiSEC medians of `metric`) and the speed of every method.
 
-    Used in: 10.
+    Used in: 11.
 
     Args:
         frames, timings: from `run_comparison`.
@@ -185,7 +185,7 @@ def side_by_side(frames, by="songs", columns=(("vocals", "SDR"), ("vocals", "SIR
                                              ("accompaniment", "SDR"))):
     """SiSEC medians of every method on several song sets, side by side: one column group per set.
 
-    Used in: 11 (test songs beside the unseen songs); 07–10 in the same way.
+    Used in: 11 (the test songs beside the unseen songs).
 
     Args:
         frames: `run_comparison` frames with a column `by` naming each row's song set (e.g. "test", "unseen").
@@ -208,7 +208,7 @@ def side_by_side(frames, by="songs", columns=(("vocals", "SDR"), ("vocals", "SIR
 def per_track(frames, target="vocals", metric="SDR"):
     """Each track's median `metric` for one target and every method (the points behind the box plot).
 
-    Used in: 10.
+    Used in: 11.
 
     Returns:
         DataFrame indexed by method, one column per track.
@@ -223,7 +223,7 @@ def per_track(frames, target="vocals", metric="SDR"):
 def relative_to(table, reference, column="SDR vocals"):
     """Each method's `column` minus the reference method's (e.g. the oracle IRM1): how far from the ceiling.
 
-    Used in: 10.
+    Used in: 11.
     """
     if reference not in table.index:
         raise ValueError(f"{reference!r} is not a method of this table; it has {list(table.index)}.")

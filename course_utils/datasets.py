@@ -2,7 +2,7 @@
 
 - Speakers: the Kaggle "Speaker Recognition Audio Dataset" layout
   (``50_speakers_audio_data/Speaker_0000/Speaker_0000_00000.wav``). Used in: 00–05.
-- Music: MUSDB18 through ``musdb.DB`` (decoded WAV tree or ``.stem.mp4``). Used in: 00, 06–10.
+- Music: MUSDB18 through ``musdb.DB`` (decoded WAV tree or ``.stem.mp4``). Used in: 00, 06–11.
 
 Sample mode reads the real audio bundled in ``data/``; full mode reads the real datasets,
 downloaded on Colab. Nothing under a data root is ever modified; decoded audio and downloads
@@ -321,7 +321,7 @@ def sample_musdb_root(collection="musdb"):
 def musdb_root(data_mode="sample", root=None):
     """Where the MUSDB-layout music lives for a data mode.
 
-    Used in: 00, 06–10 (through `load_musdb`).
+    Used in: 00, 06–11 (through `load_musdb`).
 
     Args:
         data_mode: "sample" (the bundled tracks, decoded to the cache) or "full".
@@ -463,7 +463,7 @@ def _check_musdb_layout(root, subsets):
 def load_musdb(data_mode="sample", subsets=("train", "test"), split=None, root=None, download=False, sr=None):
     """Open the music dataset with ``musdb.DB``: the same code path for the sample and MUSDB18.
 
-    Used in: 00, 06–10.
+    Used in: 00, 06–11.
 
     Args:
         data_mode: "sample" or "full".
@@ -506,7 +506,7 @@ def load_musdb(data_mode="sample", subsets=("train", "test"), split=None, root=N
 
 
 Track = namedtuple("Track", ["mixture", "stems", "sr"])
-Track.__doc__ = """One song as arrays, the one track type of 06–10: every separator's data readers and evaluation take it.
+Track.__doc__ = """One song as arrays, the one track type of 06–11: every separator's data readers and evaluation take it.
 
 mixture: (n,) or (n, channels) float64; stems: {name: array shaped like the mixture}; sr: rate in Hz.
 A plain (mixture, stems, sr) tuple works wherever a Track does.
@@ -516,7 +516,7 @@ A plain (mixture, stems, sr) tuple works wherever a Track does.
 def load_unseen_music():
     """The bundled unseen test songs: MIDI, a soundfont, a drum kit and a voice that no training song uses.
 
-    Used in: 07–10 (every model on the test songs and on these, side by side: what generalisation costs).
+    Used in: 07–11 (every model on the test songs and on these, side by side: what generalisation costs).
 
     Returns:
         musdb.DB of ``data/musdb_unseen`` (decoded to the cache like the sample): 22.05 kHz stereo test songs.
@@ -530,7 +530,7 @@ def load_unseen_music():
 def track_arrays(track, targets=MUSDB_TARGETS):
     """A musdb track as a `Track` of plain arrays: the mixture, a dict of stems, and the sample rate.
 
-    Used in: 06–10 (separators and evaluation take arrays, not musdb objects).
+    Used in: 06–11 (separators and evaluation take arrays, not musdb objects).
 
     Args:
         track: a track from `load_musdb(...).tracks`.
@@ -548,7 +548,7 @@ def track_arrays(track, targets=MUSDB_TARGETS):
 def as_track(track, targets=MUSDB_TARGETS, what="A track"):
     """A musdb track or a (mixture, stems, sr) tuple as a checked `Track` holding (at least) `targets`.
 
-    Used in: the separators' training-data readers (`unet`, `mask_cnn`, `autoencoder`; 07–10) and `comparison`.
+    Used in: the separators' training-data readers (`unet`, `mask_cnn`, `autoencoder`; 07–11) and `comparison`.
 
     Args:
         track: a musdb track (read from disk now) or a (mixture, {stem: audio}, sr) tuple / `Track`.
@@ -579,8 +579,8 @@ def remix_tracks(tracks, n_mixes, seed=0, gain_range=(0.5, 1.5)):
     """New training mixtures from a few songs: every stem from its own randomly drawn song, scaled and summed.
 
     Used in: 08, 09 (and scripts/train_mask_cnn.py, scripts/train_autoencoder.py): data augmentation for
-    the small sample (Uhlich et al. 2017, as in Open-Unmix; `unet.segment_examples(remix=True)` does the
-    same for the U-Net's segments).
+    the small sample (Uhlich et al. 2017, as in Open-Unmix; `training.chunk_dataset(remix=True)` does the
+    same for songs read from disk).
 
     With 8 songs, a model soon learns which drums go with which voice; remixed tracks pair the vocals of
     one song with the drums of another, the bass of a third, and so on, each stem scaled by a random gain.

@@ -1,6 +1,6 @@
 """BSS Eval v4 with museval: frame-wise SDR/SIR/SAR/ISR, SiSEC aggregation and results tables.
 
-Used in: 06_masks_and_evaluation.ipynb, and later 07–10 (every separator is scored here).
+Used in: 06_masks_and_evaluation.ipynb, and later 07–11 (every separator is scored here).
 
 SiSEC 2018 protocol: BSS Eval v4 (`museval`, time-invariant distortion filters) on 1-s windows
 with 1-s hops; per track the median over frames, then the median over tracks. museval sets a
@@ -136,7 +136,7 @@ def bss_eval_frames(references, estimates, sr, window_seconds=1.0, hop_seconds=1
                     filters_seconds=SISEC_FILTERS_SECONDS, chunk_seconds=CHUNK_SECONDS):
     """Frame-wise BSS Eval v4 (museval) of several estimates against their references, evaluated jointly.
 
-    Used in: 06, 07–10.
+    Used in: 06, 07–11.
 
     Args:
         references: dict target -> true (n, channels) signal, e.g. {"vocals": ..., "accompaniment": ...}.
@@ -190,7 +190,7 @@ def bss_eval_frames(references, estimates, sr, window_seconds=1.0, hop_seconds=1
 def evaluate_track(method, track, references, estimates, sr, quiet_db=None, window_seconds=1.0, hop_seconds=1.0):
     """Frame-wise BSS Eval of one track's estimates, silent stems left out, ready for `evaluation.sisec_medians`.
 
-    Used in: 06, 08, 09, 10 (through `comparison.score_estimates` in 06 and 10).
+    Used in: 06, 08, 09, 11 (through `comparison.score_estimates` in 06 and 11).
 
     A stem that is silent in the whole excerpt cannot be scored (S1 scored such stems and reported
     SDRs near -139 dB), so it is left out here; `evaluation.bss_eval_frames` marks the frames where
@@ -217,7 +217,7 @@ def evaluate_track(method, track, references, estimates, sr, quiet_db=None, wind
 def track_medians(frames, by=("method", "track", "target")):
     """SiSEC step 1: the median of each metric over the frames kept (not `excluded`) of each track.
 
-    Used in: 06, 07–10.
+    Used in: 06, 07–11.
 
     Args:
         frames: DataFrame of `bss_eval_frames` rows, with extra columns such as method and track.
@@ -234,7 +234,7 @@ def track_medians(frames, by=("method", "track", "target")):
 def sisec_medians(frames, by=("method", "target")):
     """SiSEC aggregation: median over frames for each track, then median over tracks.
 
-    Used in: 06, 07–10 (the headline numbers of every results table).
+    Used in: 06, 07–11 (the headline numbers of every results table).
 
     Args:
         frames: DataFrame of `bss_eval_frames` rows with a `track` column (and e.g. `method`).

@@ -465,12 +465,42 @@ def check_minmax_stats(shift, scale, magnitudes):
     _passed(f"(|X| - min) / (max - min) maps every one of the {freq} bins' training values onto [0, 1].")
 
 
-# 10 · The grand comparison -----------------------------------------------------------------------------------
+# 10 · Open-Unmix ----------------------------------------------------------------------------------------------
+
+def check_max_bin(published_bins):
+    """Check the number of STFT bins the published Open-Unmix encodes (bandwidth 16 kHz, n_fft 4096 at 44.1 kHz).
+
+    Used in: 10_open_unmix.ipynb, exercise 1.
+    """
+    from .open_unmix import FULL_CONFIG, max_bin
+
+    expected = max_bin(FULL_CONFIG)
+    if published_bins != expected:
+        hint = " k = 0 is a bin too." if published_bins == expected - 1 else ""
+        raise AssertionError(f"{published_bins} bins; count every k from 0 with k * 44100 / 4096 <= 16000.{hint}")
+    _passed(f"{expected} of {4096 // 2 + 1} bins are encoded.")
+
+
+def check_lstm_parameters(lstm_params):
+    """Check the parameter count of one bidirectional LSTM layer of the published Open-Unmix (hidden 512).
+
+    Used in: 10_open_unmix.ipynb, exercise 2.
+    """
+    from .open_unmix import FULL_CONFIG, build_open_unmix
+
+    expected = build_open_unmix({**FULL_CONFIG, "nb_layers": 1}).get_layer("blstm_1").count_params()
+    if lstm_params != expected:
+        raise AssertionError(f"{lstm_params:,}, but the layer has {expected:,}: per direction 4 gates x (inputs + "
+                             f"units + 1 bias) x units.")
+    _passed(f"{expected:,} parameters per BLSTM layer.")
+
+
+# 11 · The grand comparison -----------------------------------------------------------------------------------
 
 def check_real_time_factor(factor, timings, method):
     """Check a method's speed as x real time: seconds of audio separated per second of computing.
 
-    Used in: 10_grand_comparison.ipynb, exercise 2.
+    Used in: 11_grand_comparison.ipynb, exercise 2.
 
     Args:
         factor: the student's number.

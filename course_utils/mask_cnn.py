@@ -1,21 +1,29 @@
-"""S3's binary-mask CNN: targets B = (S > T * M), 25-frame context windows, the network, training, separation.
+"""S3's binary-mask CNN (the lesson) and the mask CNN that separates: one fully convolutional pass, soft masks.
 
-Used in: 08_binary_mask_cnn.ipynb, 10 (the grand comparison).
+Used in: 08_binary_mask_cnn.ipynb, 10 (the grand comparison); scripts/train_mask_cnn.py,
+benchmarks/separation_speed.py.
 
 S3 (Tkachuk) turns separation into classification: for each source, a CNN sees 25 frames of the
 mixture's 513-bin magnitude spectrogram (one channel) and predicts, for the *centre* frame, which of
 the 513 bins belong to the source: the binary mask B = (|S| > T * |M|). One model per source (vocals,
-drums, bass, other). Sliding the window one frame at a time gives a mask for every frame; the mask
-times the mixture STFT (mixture phase), inverted, is the estimate (`masks.apply_masks`).
+drums, bass, other). Sliding the window one frame at a time gives a mask for every frame ("frame" models,
+`build_mask_cnn`). Four independent binary masks can claim a bin twice or leave it to nobody, and the
+network recomputes every frame's features 25 times.
 
-Conventions (those of `masks`): audio is (n,) or (n, channels); a spectrogram or mask is
+The separator of the course (`build_fcn`, config["model"] == "fcn") keeps S3's four convolutions as the
+feature extractor but slides them over the whole spectrogram once: the poolings act along frequency only,
+the convolutions and one dilated convolution along time add up to S3's 25-frame receptive field, the dense
+layers become convolutions applied at every frame, and one output per source and bin goes through a softmax
+across the sources, so the four masks add up to one in every bin (the estimates add up to the mixture).
+It is trained on the sources' magnitudes (the masks times the mixture magnitude, `magnitude_loss`).
+
+Both kinds become a `separator.Separator` (`as_separator`, `load`), so `course_utils.separate(mixture, sr,
+model)` runs either. Conventions (those of `masks`): audio is (n,) or (n, channels); a spectrogram or mask is
 (freq, frames) for mono and (channels, freq, frames) otherwise; each channel is separated on its own.
 A window is (freq, context) with the window's frame k at column k, so frame t is column context // 2
-of its own window. Frames beyond the track's edges are zero (silence), so every frame gets a window.
-
-Every window goes through the same `context_windows` (numpy stride tricks, no copies) for training and
-for separation, so a window can never be off by a frame between the two (tests/test_mask_cnn.py feeds
-the oracle mask through `separate` and gets the ideal binary mask's separation back exactly).
+of its own window. Frames beyond the track's edges are zero (silence), so every frame gets a window; the
+fully convolutional model sees the same silence (its time convolutions are unpadded and the spectrogram is
+padded with context // 2 silent frames at both ends), so a song cut into spans gives exactly one pass's masks.
 """
 import json
 from collections import namedtuple
@@ -25,21 +33,30 @@ import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
 from . import masks
-from .datasets import MUSDB_TARGETS, track_arrays
+from .datasets import MUSDB_TARGETS, as_track
+from .separator import Separator
 from .weights import check_same_config, read_weights_file, save_weights_file, set_checked_weights
 
-SOURCES = MUSDB_TARGETS  # one model per source: vocals, drums, bass, other
-SAMPLE_CONFIG = {  # 22.05 kHz sample: n_fft 1024 -> S3's 513 bins (46 ms); hop 256 (11.6 ms, 75 % overlap)
-    "sr": 22050, "n_fft": 1024, "hop_length": 256, "context": 25, "threshold": 0.5,
+SOURCES = MUSDB_TARGETS  # one output (S3: one model) per source: vocals, drums, bass, other
+SAMPLE_CONFIG = {  # S3's per-frame model at 22.05 kHz: n_fft 1024 -> S3's 513 bins (46 ms); hop 256 (11.6 ms)
+    "model": "frame", "sr": 22050, "n_fft": 1024, "hop_length": 256, "context": 25, "threshold": 0.5,
     "filters": [32, 16, 64, 16], "pool_size": 3, "dense_units": 128,
     "dropout": 0.25, "dense_dropout": 0.5, "negative_slope": 0.01,
 }
 FULL_CONFIG = {**SAMPLE_CONFIG, "sr": 44100}  # MUSDB18's rate; n_fft 1024 still gives 513 bins (23 ms)
+FCN_SAMPLE_CONFIG = {  # the separator: S3's convs, 25-frame receptive field, one softmax mask per source
+    "model": "fcn", "sr": 22050, "n_fft": 1024, "hop_length": 256, "context": 25,
+    "filters": [32, 16, 64, 16], "pool_size": 3, "dense_units": 128, "time_kernel": 3,
+    "dropout": 0.0, "dense_dropout": 0.2, "negative_slope": 0.01, "sources": list(SOURCES), "span_frames": 1024,
+}
+FCN_FULL_CONFIG = {**FCN_SAMPLE_CONFIG, "sr": 44100}
+DEFAULT_WEIGHTS = "mask_cnn_sample_fcn.npz"  # the shipped separator (weights/): notebooks 08, 10 and the benchmark
 S3_LAYER_PARAMS = (320, 4624, 9280, 9232, 233600, 66177)  # S3's torchinfo table: 4 convs, 2 dense; 323,233 in all
 S3_ACCURACY = {  # S3's bin accuracies on MUSDB18 (its tables: training / validation)
     "training": {"vocals": 0.772, "drums": 0.766, "bass": 0.944, "other": 0.764},
     "validation": {"vocals": 0.743, "drums": 0.685, "bass": 0.939, "other": 0.732},
 }
+MODELS = ("frame", "fcn")  # config["model"]: S3's per-frame model, or the fully convolutional separator
 
 WindowExamples = namedtuple("WindowExamples", ["windows", "positions", "targets"])
 WindowExamples.__doc__ = """Training pairs of `window_examples`: windows[positions[i]] is example i's input.
@@ -52,27 +69,35 @@ positions: (N,) int indices into `windows`; targets: (N, freq) float32 centre-fr
 # ---------------------------------------------------------------- configuration
 
 def check_config(config):
-    """Validate a mask-CNN configuration (like SAMPLE_CONFIG) and return it as a plain dict.
+    """Validate a mask-CNN configuration (SAMPLE_CONFIG-like or FCN_SAMPLE_CONFIG-like) and return it as a plain dict.
 
     Used in: 08, 10; every function here that takes a config.
 
     Args:
-        config: dict with sr (Hz), n_fft, hop_length (samples), context (odd number of frames), threshold
-            (T of B = S > T*M), filters (one per 3x3 conv, an even number: max pooling after each pair),
-            pool_size, dense_units, dropout (after each pooling), dense_dropout, negative_slope (LeakyReLU).
+        config: dict with model ("frame": S3's per-frame model; "fcn": the fully convolutional separator),
+            sr (Hz), n_fft, hop_length (samples), context (odd number of frames: the window, or the receptive
+            field along time), filters (one per 3x3 conv, an even number: max pooling after each pair),
+            pool_size, dense_units, dropout (after each pooling), dense_dropout, negative_slope (LeakyReLU);
+            "frame" also threshold (T of B = S > T*M); "fcn" also time_kernel (taps of the dilated time
+            convolution that completes the receptive field), sources and span_frames (frames per pass).
     Returns:
         the configuration as a new dict (lists instead of tuples, as it is stored with the weights).
     """
     if not isinstance(config, dict):
-        raise ValueError(f"config must be a dict such as mask_cnn.SAMPLE_CONFIG, got {type(config).__name__}.")
-    missing = set(SAMPLE_CONFIG) - set(config)
+        raise ValueError(f"config must be a dict such as mask_cnn.FCN_SAMPLE_CONFIG, got {type(config).__name__}.")
+    model = config.get("model")
+    if model not in MODELS:
+        raise ValueError(f"config['model'] must be 'frame' (S3's per-frame model, mask_cnn.SAMPLE_CONFIG) or 'fcn' "
+                         f"(the separator, mask_cnn.FCN_SAMPLE_CONFIG); got {model!r}.")
+    template = SAMPLE_CONFIG if model == "frame" else FCN_SAMPLE_CONFIG
+    missing = set(template) - set(config)
     if missing:
-        raise ValueError(f"config lacks {sorted(missing)}; start from {{**mask_cnn.SAMPLE_CONFIG, ...}}.")
+        name = "SAMPLE_CONFIG" if model == "frame" else "FCN_SAMPLE_CONFIG"
+        raise ValueError(f"config lacks {sorted(missing)}; start from {{**mask_cnn.{name}, ...}}.")
     config = json.loads(json.dumps(config))  # tuples -> lists, as after a save/load round trip
     if not 0 < config["hop_length"] <= config["n_fft"] // 4:
         raise ValueError(f"hop_length must be in (0, n_fft / 4] for an exact inverse STFT, got {config['hop_length']}.")
     _check_context(config["context"])
-    _check_threshold(config["threshold"])
     filters = config["filters"]
     if not filters or len(filters) % 2 or any(not isinstance(f, int) or f < 1 for f in filters):
         raise ValueError(f"filters must be an even number of positive integers (two 3x3 convs per max pooling), "
@@ -81,7 +106,7 @@ def check_config(config):
     if not isinstance(pool, int) or pool < 1:
         raise ValueError(f"pool_size must be a positive integer, got {pool!r}.")
     freq = config["n_fft"] // 2 + 1
-    if freq // pool ** n_pools < 1 or config["context"] // pool ** n_pools < 1:
+    if freq // pool ** n_pools < 1 or (model == "frame" and config["context"] // pool ** n_pools < 1):
         raise ValueError(f"{n_pools} max poolings of size {pool} shrink the ({freq} x {config['context']}) window to "
                          f"nothing: use a wider context (>= {pool ** n_pools} frames), fewer filters or a smaller "
                          f"pool_size.")
@@ -89,7 +114,29 @@ def check_config(config):
         raise ValueError("dropout and dense_dropout must be in [0, 1).")
     if not (isinstance(config["dense_units"], int) and config["dense_units"] >= 1):
         raise ValueError(f"dense_units must be a positive integer, got {config['dense_units']!r}.")
+    if model == "frame":
+        _check_threshold(config["threshold"])
+    else:
+        _time_dilation(config)
+        sources = config["sources"]
+        if not sources or len(set(sources)) != len(sources) or not all(isinstance(n, str) for n in sources):
+            raise ValueError(f"sources must be distinct source names, e.g. {list(SOURCES)}; got {sources!r}.")
+        if not (isinstance(config["span_frames"], int) and config["span_frames"] >= 1):
+            raise ValueError(f"span_frames must be a positive integer, got {config['span_frames']!r}.")
     return config
+
+
+def _time_dilation(config):
+    """The dilation of the FCN's time convolution that makes its receptive field exactly `context` frames."""
+    rest = config["context"] - 1 - 2 * len(config["filters"])  # each 3x3 conv sees one frame either side
+    kernel = config["time_kernel"]
+    if not isinstance(kernel, int) or kernel < 1 or rest < 0 or (kernel == 1 and rest) \
+            or (kernel > 1 and rest % (kernel - 1)):
+        raise ValueError(f"The {len(config['filters'])} convolutions see {2 * len(config['filters']) + 1} frames; a "
+                         f"time convolution of time_kernel = {kernel!r} taps must add the rest of context = "
+                         f"{config['context']} frames ({rest}): time_kernel - 1 must divide {rest} (S3: 3 taps, "
+                         f"dilation 8).")
+    return rest // (kernel - 1) if kernel > 1 else 1
 
 
 def _check_context(context, frames=None):
@@ -167,15 +214,7 @@ def context_windows(spec, context=25):
 
 def _track_parts(track, source, sr):
     """(mixture, {source: audio}) of a musdb track or a (mixture, sources, sr) tuple, checked against `sr`."""
-    if hasattr(track, "targets"):
-        mixture, sources, rate = track_arrays(track, targets=(source,))
-    elif isinstance(track, (tuple, list)) and len(track) == 3 and isinstance(track[1], dict):
-        mixture, sources, rate = track
-    else:
-        raise ValueError("Each track must be a musdb track or a (mixture, sources, sr) tuple as "
-                         "datasets.track_arrays returns it.")
-    if source not in sources:
-        raise ValueError(f"The track has no source '{source}'; it has {list(sources)}.")
+    mixture, sources, rate = as_track(track, (source,), "A training track")
     masks.check_separator_input(None, rate, {"sr": sr}, "A training track")
     return mixture, sources
 
@@ -457,50 +496,262 @@ def train_models(train_tracks, config, sources=SOURCES, val_tracks=None, epochs=
     return models, histories
 
 
-# ---------------------------------------------------------------- weights
+# ---------------------------------------------------------------- the separator: one fully convolutional pass
 
-def save_weights(model, path, source, history=None, training=None):
-    """Save one source's model: its weights, configuration, source name and history in one .npz.
+def build_fcn(config=FCN_SAMPLE_CONFIG, name="mask_cnn_fcn"):
+    """The mask CNN that separates: S3's layers slid over the whole spectrogram once, softmax masks per source.
 
-    Used in: 08, 10 (and any script that ships trained weights).
+    Used in: 08, 10; scripts/train_mask_cnn.py; `load`.
+
+    Input log(1 + magnitude) of one channel, (freq, frames + context - 1): the frames to mask and
+    context // 2 more on either side. S3's four 3x3 convolutions (32, 16, 64, 16 filters, LeakyReLU) with
+    3 x 1 max pooling after each pair (513 -> 171 -> 57 bins; frames are never pooled). Along time the convs
+    are unpadded: each sees one more frame on either side, 9 frames for four. S3's first dense layer becomes a
+    time convolution over all 57 x 16 features with `time_kernel` taps, dilated so that the receptive field is
+    exactly `context` frames (3 taps, dilation 8: 9 + 16 = 25 frames, S3's window); its second dense layer
+    becomes a 1 x 1 convolution with one output per source and bin, and a softmax across the sources turns
+    them into masks that add up to 1 in every bin.
 
     Args:
-        model: from `build_mask_cnn` (its `course_config` is stored).
-        path: output file (.npz).
-        source: the source it separates, e.g. "vocals".
-        history: optional dict from `train_mask_cnn`.
-        training: optional dict of training settings (epochs, positive_weight, seconds, ...), stored as is.
+        config: e.g. FCN_SAMPLE_CONFIG (model "fcn").
+        name: the Keras model's name.
+    Returns:
+        keras.Model mapping (batch, freq, frames + context - 1) magnitudes to (batch, frames, sources, freq)
+        masks; `model.course_config` holds the checked configuration.
     """
-    if not isinstance(source, str) or not source:
+    import keras
+    from keras import layers, ops
+
+    config = check_config(config)
+    if config["model"] != "fcn":
+        raise ValueError("build_fcn builds the 'fcn' model; use build_mask_cnn for S3's per-frame model.")
+    freq, slope = config["n_fft"] // 2 + 1, config["negative_slope"]
+    magnitude = keras.Input((freq, None), name="mixture_magnitude")
+    x = layers.Lambda(ops.log1p, name="log1p")(magnitude)
+    x = layers.Reshape((freq, -1, 1))(x)
+    for i, filters in enumerate(config["filters"]):
+        x = layers.ZeroPadding2D(((1, 1), (0, 0)))(x)  # "same" along frequency, unpadded along time
+        x = layers.Conv2D(filters, 3)(x)
+        x = layers.LeakyReLU(negative_slope=slope)(x)
+        if i % 2:
+            x = layers.MaxPooling2D((config["pool_size"], 1))(x)
+            if config["dropout"]:
+                x = layers.Dropout(config["dropout"])(x)
+    bins, channels = x.shape[1], x.shape[3]
+    x = layers.Permute((2, 1, 3))(x)                       # (frames, bins, channels)
+    x = layers.Reshape((-1, bins * channels))(x)           # every frame's features, as S3's Flatten
+    x = layers.Conv1D(config["dense_units"], config["time_kernel"], dilation_rate=_time_dilation(config),
+                      name="dense_as_conv")(x)
+    x = layers.LeakyReLU(negative_slope=slope)(x)
+    if config["dense_dropout"]:
+        x = layers.Dropout(config["dense_dropout"])(x)
+    n_sources = len(config["sources"])
+    x = layers.Conv1D(n_sources * freq, 1, name="source_logits", dtype="float32")(x)
+    x = layers.Reshape((-1, n_sources, freq))(x)
+    masks_out = layers.Softmax(axis=-2, name="masks", dtype="float32")(x)  # the sources share every bin
+    model = keras.Model(magnitude, masks_out, name=name)
+    model.course_config = config
+    return model
+
+
+def magnitude_loss(kind="mse"):
+    """The FCN's training loss: the masks times the mixture magnitude against the sources' magnitudes.
+
+    Used in: 08; scripts/train_mask_cnn.py (`compile_fcn`).
+
+    Training on magnitudes (not on ideal masks) weighs each bin by how loud it is, as Open-Unmix does: a
+    wrong mask costs little where the mixture is quiet.
+
+    Args:
+        kind: "mse" (mean squared error, Open-Unmix) or "l1" (mean absolute error).
+    Returns:
+        a Keras loss of (y_true, y_pred): y_true (batch, frames, sources + 1, freq) holds the sources'
+        magnitudes and, last, the mixture's magnitude at the same frames; y_pred the masks (batch, frames,
+        sources, freq).
+    """
+    from keras import ops
+
+    if kind not in ("mse", "l1"):
+        raise ValueError(f"kind must be 'mse' or 'l1', got {kind!r}.")
+
+    def loss(y_true, y_pred):
+        error = y_pred * y_true[:, :, -1:] - y_true[:, :, :-1]
+        return ops.mean(ops.square(error) if kind == "mse" else ops.abs(error), axis=(1, 2, 3))
+
+    loss.__name__ = f"magnitude_{kind}"
+    return loss
+
+
+def compile_fcn(model, learning_rate=1e-3, loss="mse"):
+    """Compile the FCN with Adam and `magnitude_loss(loss)`.
+
+    Used in: scripts/train_mask_cnn.py; 08.
+
+    Returns:
+        the model, compiled.
+    """
+    import keras
+
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=magnitude_loss(loss))
+    return model
+
+
+def fcn_examples(track, config):
+    """Training pairs of one track or chunk for the FCN, one per channel: its magnitude, and its targets.
+
+    Used in: scripts/train_mask_cnn.py (`training.chunk_dataset` calls it for every chunk it reads); 08.
+
+    The network's masks cover the frames whose whole 25-frame context lies inside the chunk (context // 2
+    frames less at either end), so no training target depends on silence the song does not have.
+
+    Args:
+        track: a `datasets.Track`, (mixture, stems, sr) tuple or musdb track with every source of config,
+            or a chunk dict of `training.read_chunk` (mixture and stems as (n, channels) arrays).
+        config: e.g. FCN_SAMPLE_CONFIG.
+    Returns:
+        (inputs (channels, freq, frames) float32 mixture magnitudes, targets (channels, frames - context + 1,
+        sources + 1, freq) float32: the sources' magnitudes and the mixture's, as `magnitude_loss` takes them).
+    """
+    config = check_config(config)
+    names = config["sources"]
+    if isinstance(track, dict):
+        track = (track["mixture"], {name: track[name] for name in names}, config["sr"])
+    mixture, stems, rate = as_track(track, names, "A training track")
+    masks.check_separator_input(mixture, rate, config, "A training track", allow_silent=True)
+    n_fft, hop, half = config["n_fft"], config["hop_length"], config["context"] // 2
+    magnitude = np.abs(masks.stft(mixture, n_fft, hop)).astype(np.float32)
+    inputs = magnitude.reshape(-1, *magnitude.shape[-2:])
+    if inputs.shape[-1] <= 2 * half:
+        raise ValueError(f"A training track of {inputs.shape[-1]} frames is too short for the {config['context']}-frame "
+                         f"receptive field: use chunks of at least {2 * half + 1} frames.")
+    parts = [np.abs(masks.stft(stems[name], n_fft, hop)).astype(np.float32).reshape(inputs.shape)
+             for name in names] + [inputs]
+    targets = np.stack(parts, axis=1)[..., half:inputs.shape[-1] - half]  # (channels, sources + 1, freq, frames)
+    return inputs, np.ascontiguousarray(np.moveaxis(targets, -1, 1))
+
+
+def fcn_example_shapes(config, chunk_samples):
+    """The shapes of one `fcn_examples` pair for chunks of `chunk_samples` samples (for `training.chunk_dataset`).
+
+    Used in: scripts/train_mask_cnn.py.
+    """
+    config = check_config(config)
+    freq, frames = config["n_fft"] // 2 + 1, 1 + chunk_samples // config["hop_length"]
+    return (freq, frames), (frames - config["context"] + 1, len(config["sources"]) + 1, freq)
+
+
+def fcn_masks(network, magnitude, span_frames=None):
+    """The FCN's masks for whole (channels, freq, frames) magnitudes, in spans of frames: exactly one pass.
+
+    Used in: `as_separator` (so `course_utils.separate` and `predict_masks`, 08, 10).
+
+    The spectrogram is padded with context // 2 silent frames at both ends; each span of `span_frames`
+    frames is predicted from its frames plus context // 2 on either side, which is everything its masks
+    depend on, so the spans join without a seam and memory stays bounded on long songs.
+
+    Args:
+        network: from `build_fcn`/`load`.
+        magnitude: (channels, freq, frames) float32 mixture magnitude.
+        span_frames: frames per pass (default: the network's config["span_frames"]).
+    Returns:
+        dict source -> (channels, freq, frames) float32 mask; the masks add up to 1.
+    """
+    config = network.course_config
+    half, span = config["context"] // 2, int(span_frames or config["span_frames"])
+    magnitude = np.asarray(magnitude, np.float32)
+    frames = magnitude.shape[-1]
+    padded = np.pad(magnitude, [(0, 0), (0, 0), (half, half)])
+    spans = [np.asarray(network(padded[..., start:start + span + 2 * half], training=False))
+             for start in range(0, frames, span)]
+    joined = np.transpose(np.concatenate(spans, axis=1), (2, 0, 3, 1))  # (sources, channels, freq, frames)
+    return {name: joined[j] for j, name in enumerate(config["sources"])}
+
+
+# ---------------------------------------------------------------- weights
+
+def save_weights(model, path, source=None, history=None, training=None):
+    """Save a mask CNN: its weights, configuration, (per-frame models) source, history and settings in one .npz.
+
+    Used in: 08, 10; scripts/train_mask_cnn.py.
+
+    Args:
+        model: from `build_fcn` or `build_mask_cnn` (its `course_config` is stored).
+        path: output file (.npz).
+        source: S3's per-frame models only: the source it separates, e.g. "vocals" (an FCN's sources are in
+            its configuration).
+        history: optional dict of per-epoch values (`training.fit`, `train_mask_cnn`).
+        training: optional dict of training settings (epochs, loss, seconds, ...), stored as is.
+    """
+    config = check_config(model.course_config)
+    if config["model"] == "frame" and (not isinstance(source, str) or not source):
         raise ValueError(f"source must be the name of the source the model separates, e.g. 'vocals'; got {source!r}.")
-    save_weights_file(model, path, "mask_cnn", {"config": model.course_config, "source": source,
-                                    "history": {k: [float(v) for v in values] for k, values in (history or {}).items()},
-                                    "training": training or {}})
+    save_weights_file(model, path, "mask_cnn", {
+        "config": config, "source": source if config["model"] == "frame" else None,
+        "history": {k: [float(v) for v in values] for k, values in (history or {}).items() if isinstance(values, list)},
+        "training": training or {}})
 
 
 def load_mask_cnn(path, config=None, source=None):
-    """Build the model a weights file was saved from and load it, refusing another configuration or source.
+    """Build the network a weights file was saved from and load it, refusing another configuration or source.
 
-    Used in: 08, 10.
+    Used in: 08, 10; `load`.
 
     Args:
         path: a .npz from `save_weights`.
         config: optional configuration the caller expects; any entry that differs is an error.
-        source: optional source the caller expects (e.g. "vocals").
+        source: optional source the caller expects of a per-frame file (e.g. "vocals").
     Returns:
-        (model, meta): the Keras model and the file's metadata (config, source, history).
+        (network, meta): the Keras model (`build_fcn` or `build_mask_cnn`, as the file's config["model"]
+        says) and the file's metadata (config, source, history, training).
     Raises:
         FileNotFoundError: no file. ValueError: not a mask-CNN file, another configuration or source.
     """
-    meta, arrays = read_weights_file(path, "mask_cnn", "train a model (mask_cnn.train_models) and save it with "
-                                                       "mask_cnn.save_weights first")
+    meta, arrays = read_weights_file(path, "mask_cnn", "train one with scripts/train_mask_cnn.py (or "
+                                                       "mask_cnn.train_models) and save it with mask_cnn.save_weights")
+    file_config = check_config(meta["config"])
     if config is not None:
-        check_same_config(path, meta["config"], check_config(config))
+        check_same_config(path, file_config, check_config(config))
     if source is not None and meta["source"] != source:
         raise ValueError(f"{path} holds the {meta['source']!r} model, not {source!r}: load each source's own file.")
-    model = build_mask_cnn(meta["config"], name=f"mask_cnn_{meta['source']}")
-    set_checked_weights(model, arrays, path)
-    return model, meta
+    if file_config["model"] == "fcn":
+        network = build_fcn(file_config)
+    else:
+        network = build_mask_cnn(file_config, name=f"mask_cnn_{meta['source']}")
+    set_checked_weights(network, arrays, path)
+    return network, meta
+
+
+def load(path, config=None):
+    """A weights file as a `Separator`: the FCN, or one of S3's per-frame models (that file's source only).
+
+    Used in: `course_utils.load_separator` (07–10 and benchmarks/separation_speed.py), 08.
+
+    Args:
+        path: a .npz from `save_weights` (e.g. weights/ + DEFAULT_WEIGHTS).
+        config: optional configuration the caller expects; any entry that differs is an error.
+    Returns:
+        Separator (kind "mask_cnn"); `load_frame_models` joins S3's four per-source files into one.
+    """
+    network, meta = load_mask_cnn(path, config)
+    if network.course_config["model"] == "fcn":
+        return as_separator(network, meta=meta)
+    return as_separator({meta["source"]: network}, meta=meta)
+
+
+def load_frame_models(paths, config=None, cutoff=0.5):
+    """S3's four per-source files as one `Separator` (binary masks, one network per source).
+
+    Used in: 08, 10.
+
+    Args:
+        paths: dict source -> .npz of that source's per-frame model.
+        config: optional configuration the caller expects.
+        cutoff: as `as_separator`.
+    """
+    if not isinstance(paths, dict) or not paths:
+        raise ValueError("paths must be a dict source -> weights file, e.g. {'vocals': 'weights/mask_cnn_sample_"
+                         "vocals.npz', ...}.")
+    return as_separator({name: load_mask_cnn(path, config, name)[0] for name, path in paths.items()}, cutoff=cutoff)
 
 
 # ---------------------------------------------------------------- separation
@@ -541,35 +792,66 @@ def _models_config(models, config):
     return models, config
 
 
-def predict_masks(mixture, models, config=None, batch_size=256, cutoff=0.5):
-    """Each model's mask for a whole mixture: STFT once, every frame's window, batched predictions.
+def frame_masks(models, magnitude, config, batch_size=256, cutoff=0.5):
+    """S3's masks: every frame's context window through each source's per-frame model, batched.
 
-    Used in: 08 (looking at predicted masks), 10; `separate`.
+    Used in: `as_separator` for per-frame models (08, 10).
 
     Args:
-        mixture: (n,) or (n, channels) mixture at config["sr"].
-        models: dict source -> model from `build_mask_cnn`/`load_mask_cnn` (or a (model, meta) pair), or any
-            function mapping (batch, freq, context) magnitude windows to (batch, freq) mask values.
-        config: the models' configuration (default: their course_config; needed for plain functions).
-        batch_size: windows per prediction call.
+        models: dict source -> per-frame model (or any function (batch, freq, context) -> (batch, freq)).
+        magnitude: (channels, freq, frames) mixture magnitude.
+        config: the models' configuration (context).
+        batch_size: windows per prediction call (only the grouping, never the result, depends on it).
         cutoff: masks become 1 where the prediction is >= cutoff, else 0 (S3's binary mask); None keeps
             the predicted probabilities as a soft mask.
     Returns:
-        dict source -> mask (freq, frames) for mono, (channels, freq, frames) otherwise, aligned with
-        `masks.stft(mixture, n_fft, hop_length)`.
+        dict source -> (channels, freq, frames) mask.
     """
-    models, config = _models_config(models, config)
-    mixture = masks.check_separator_input(mixture, config["sr"], config)
-    magnitude = np.abs(masks.stft(mixture, config["n_fft"], config["hop_length"]))
-    channels = magnitude.reshape(-1, *magnitude.shape[-2:])                      # (C, freq, frames)
-    windows = context_windows(channels.astype(np.float32), config["context"])  # (C, frames, freq, context) view
-    estimates = {}
+    windows = context_windows(np.asarray(magnitude, np.float32), config["context"])  # (C, frames, freq, context)
+    result = {}
     for name, model in models.items():
         mask = np.stack([_predict_windows(model, channel, batch_size).T for channel in windows])
-        if cutoff is not None:
-            mask = (mask >= cutoff).astype(np.float64)
-        estimates[name] = mask.reshape(magnitude.shape)
-    return estimates
+        result[name] = (mask >= cutoff).astype(np.float64) if cutoff is not None else mask
+    return result
+
+
+def as_separator(network, config=None, cutoff=0.5, batch_size=256, meta=None):
+    """A trained mask CNN as a `Separator` for `course_utils.separate`: the FCN, or S3's per-frame models.
+
+    Used in: 08, 10; `load`, `load_frame_models`; tests.
+
+    Args:
+        network: a `build_fcn` model (one network, every source), or a dict source -> per-frame model
+            (`build_mask_cnn`, a (model, meta) pair, or any function from (batch, freq, context) windows to
+            (batch, freq) mask values: then give config).
+        config: the configuration (default: the network's course_config).
+        cutoff: per-frame models only: as `frame_masks` (0.5: S3's binary masks; None: probabilities).
+        batch_size: per-frame models only: windows per prediction call.
+        meta: the weights file's metadata, kept on the Separator.
+    Returns:
+        Separator(kind "mask_cnn").
+    """
+    if isinstance(network, dict):
+        models, config = _models_config(network, config)
+        if config["model"] != "frame":
+            raise ValueError("A dict of networks holds S3's per-frame models (config model 'frame'); give an FCN as "
+                             "one network.")
+
+        def predict(magnitude):
+            _check_context(config["context"], magnitude.shape[-1])
+            return frame_masks(models, magnitude, config, batch_size, cutoff)
+
+        return Separator("mask_cnn", config, tuple(models), predict, models, meta or {})
+    if not hasattr(network, "course_config"):
+        raise ValueError(f"network must be a model from mask_cnn.build_fcn or load_mask_cnn, or a dict source -> "
+                         f"per-frame model; got {type(network).__name__}.")
+    config = check_config(network.course_config if config is None else config)
+    if config != check_config(network.course_config):
+        raise ValueError("config differs from the network's course_config: leave config out to use the network's own.")
+    if config["model"] != "fcn":
+        raise ValueError("S3's per-frame models are given as a dict source -> model (one network per source).")
+    return Separator("mask_cnn", config, tuple(config["sources"]), lambda magnitude: fcn_masks(network, magnitude),
+                     network, meta or {})
 
 
 def mask_scores(predicted, targets, cutoff=0.5):
@@ -603,24 +885,3 @@ def mask_scores(predicted, targets, cutoff=0.5):
                    "recall": hits / max(actual, 1), "precision": hits / max(claimed, 1)}
             for name, (hits, claimed, actual, n) in counts.items()}
     return pd.DataFrame(rows).T
-
-
-def separate(mixture, sr, models, config=None, batch_size=256, cutoff=0.5):
-    """Separate a mixture with one mask CNN per source: masks from `predict_masks`, then `masks.apply_masks`.
-
-    Used in: 08, 10.
-
-    The binary masks of independent models need not add up to 1, so the estimates need not add up to the
-    mixture (a bin can go to two sources or to none); `masks.add_accompaniment` adds an accompaniment.
-
-    Args:
-        mixture: (n,) or (n, channels) audio.
-        sr: its sample rate in Hz; must be the models' config["sr"].
-        models, config, batch_size, cutoff: as `predict_masks`.
-    Returns:
-        dict source -> estimate shaped like `mixture`, sample-aligned with it.
-    """
-    models, config = _models_config(models, config)
-    masks.check_separator_input(None, sr, config)
-    estimated = predict_masks(mixture, models, config, batch_size, cutoff)
-    return masks.apply_masks(mixture, estimated, config["n_fft"], config["hop_length"])

@@ -1,6 +1,6 @@
 """Spectrogram masks: STFT analysis/synthesis, oracle masks and mask-based separation.
 
-Used in: 06_masks_and_evaluation.ipynb, and later 07–10 (U-Net, mask CNN, autoencoder, comparison).
+Used in: 06_masks_and_evaluation.ipynb, and later 07–11 (U-Net, mask CNN, autoencoder, comparison).
 
 Conventions: time-domain audio is (n,) or (n, channels), as musdb gives it; a complex STFT is
 (freq, frames) for mono and (channels, freq, frames) for multichannel audio (librosa's layout).
@@ -21,7 +21,7 @@ ORACLE_MASKS = ("IBM1", "IBM2", "IRM1", "IRM2")  # SiSEC names: binary/ratio mas
 def check_audio(mixture, what="Audio"):
     """`audio.check_audio` for time-domain signals in the course's layout: (n,) or (n, channels), silence allowed.
 
-    Used in: every function here that takes audio, `baselines`, `comparison` and the separators (07–10).
+    Used in: every function here that takes audio, `baselines`, `comparison` and the separators (07–11).
 
     Returns:
         the audio as float64.
@@ -32,7 +32,7 @@ def check_audio(mixture, what="Audio"):
 def check_sources(sources, mixture):
     """Validate a dict of time-domain sources shaped like `mixture` (from `check_audio`); return them as float64.
 
-    Used in: `oracle_masks`, `comparison`, `baselines` and the separators' training-data readers (07–10).
+    Used in: `oracle_masks`, `comparison`, `baselines` and the separators' training-data readers (07–11).
     """
     if not isinstance(sources, dict) or not sources:
         raise ValueError("sources must be a non-empty dict, e.g. {'vocals': (n, 2) array, 'drums': ...}.")
@@ -49,7 +49,7 @@ def check_sources(sources, mixture):
 def check_separator_input(mixture, sr, config, what="The audio", allow_silent=False):
     """Validate audio for a trained separator: its rate is config["sr"], it is not silent, it holds one STFT frame.
 
-    Used in: `separator.separate` (every model, 07–10) and the models' training-data readers.
+    Used in: `separator.separate` (every model, 07–11) and the models' training-data readers.
 
     Args:
         mixture: (n,) or (n, channels) audio, or None to check only the rate.
@@ -78,7 +78,7 @@ def check_separator_input(mixture, sr, config, what="The audio", allow_silent=Fa
 def stft(audio, n_fft=N_FFT, hop_length=HOP_LENGTH):
     """Complex STFT of mono or multichannel audio with librosa (Hann window, centred frames).
 
-    Used in: 06 and every mask-based separator (07–10).
+    Used in: 06 and every mask-based separator (07–11).
 
     Args:
         audio: (n,) or (n, channels) samples.
@@ -96,7 +96,7 @@ def stft(audio, n_fft=N_FFT, hop_length=HOP_LENGTH):
 def istft(spec, length, hop_length=HOP_LENGTH):
     """Inverse STFT back to exactly `length` samples, in the course's (n,) / (n, channels) layout.
 
-    Used in: 06 and every mask-based separator (07–10).
+    Used in: 06 and every mask-based separator (07–11).
 
     Args:
         spec: complex STFT from `stft` (freq, frames) or (channels, freq, frames).
@@ -116,7 +116,7 @@ def istft(spec, length, hop_length=HOP_LENGTH):
 def ratio_masks(magnitudes, alpha=1.0):
     """Soft masks |S_j|^alpha / sum_k |S_k|^alpha: alpha=1 is IRM1, alpha=2 the Wiener-like IRM2.
 
-    Used in: 06 (oracle masks), 07–10 (masks from predicted source magnitudes).
+    Used in: 06 (oracle masks), 07–11 (masks from predicted source magnitudes).
 
     The masks add up to exactly 1 in every bin (bins where every source is zero are shared
     equally), so the estimates add up to the mixture.
@@ -182,7 +182,7 @@ def _check_magnitudes(magnitudes):
 def oracle_masks(mixture, sources, kind="IRM2", n_fft=N_FFT, hop_length=HOP_LENGTH):
     """Oracle masks from the true sources, as SiSEC computes them (each channel on its own).
 
-    Used in: 06 (the ceiling of every mask-based method), 07–10 (the oracle row of each table).
+    Used in: 06 (the reference beside every mask-based method), 07–11 (the oracle row of each table).
 
     Args:
         mixture: (n, channels) mixture, the exact sum of `sources`.
@@ -211,7 +211,7 @@ def oracle_masks(mixture, sources, kind="IRM2", n_fft=N_FFT, hop_length=HOP_LENG
 def apply_masks(mixture, masks, n_fft=N_FFT, hop_length=HOP_LENGTH):
     """Multiply the mixture STFT by each mask (keeping the mixture's phase) and invert to the input length.
 
-    Used in: 06, 07–10: the last step of every mask-based separator.
+    Used in: 06, 07–11: the last step of every mask-based separator.
 
     Args:
         mixture: (n,) or (n, channels) mixture.
@@ -238,7 +238,7 @@ def apply_masks(mixture, masks, n_fft=N_FFT, hop_length=HOP_LENGTH):
 def separate_with_masks(mixture, magnitudes, alpha=1.0, n_fft=N_FFT, hop_length=HOP_LENGTH):
     """Turn estimated source magnitudes into ratio masks and apply them to the mixture.
 
-    Used in: 06 (NMF, REPET-SIM), 07–10 (a network predicts magnitudes; this makes the audio).
+    Used in: 06 (NMF, REPET-SIM), 07–11 (a network predicts magnitudes; this makes the audio).
 
     Args:
         mixture: (n,) or (n, channels) mixture.
@@ -254,7 +254,7 @@ def separate_with_masks(mixture, magnitudes, alpha=1.0, n_fft=N_FFT, hop_length=
 def add_accompaniment(estimates, target="vocals"):
     """Add an 'accompaniment' estimate = the sum of every estimate except `target` (as SiSEC does).
 
-    Used in: 06, 08–10 (four-stem separators evaluated on vocals/accompaniment).
+    Used in: 06, 08–11 (four-stem separators evaluated on vocals/accompaniment).
 
     Args:
         estimates: dict name -> (n, channels) estimate, including `target`.
@@ -271,7 +271,7 @@ def add_accompaniment(estimates, target="vocals"):
 def oracle_separation(mixture, sources, kind="IRM2", n_fft=N_FFT, hop_length=HOP_LENGTH):
     """Separate with an oracle mask; returns every source's estimate plus 'accompaniment' if 'vocals' is a source.
 
-    Used in: 06 (oracle rows of the results table), 07–10 (the ceiling next to each model).
+    Used in: 06 (oracle rows of the results table), 07–11 (the ceiling next to each model).
 
     Args: as `oracle_masks`.
     Returns:
@@ -281,12 +281,12 @@ def oracle_separation(mixture, sources, kind="IRM2", n_fft=N_FFT, hop_length=HOP
     return add_accompaniment(estimates) if "vocals" in estimates and len(estimates) > 1 else estimates
 
 
-# ---------------------------------------------------------------- blocks and the Wiener filter (07–10)
+# ---------------------------------------------------------------- blocks and the Wiener filter (07–11)
 
 def split_blocks(spec, block_frames, overlap=0.5, multiple=1):
     """Cut a (..., freq, frames) spectrogram into overlapping blocks of `block_frames` frames for a network.
 
-    Used in: `unet` and `autoencoder` (07, 09, 10): every block-wise separator.
+    Used in: `unet` and `autoencoder` (07, 09, 11): every block-wise separator.
 
     With overlap 0.5 the blocks start every block_frames / 2 frames and the spectrogram is padded with silence
     at both ends by the same amount, so every frame of the song lies in two blocks, and `join_blocks` fades
@@ -325,7 +325,7 @@ def split_blocks(spec, block_frames, overlap=0.5, multiple=1):
 def join_blocks(outputs, layout):
     """Inverse of `split_blocks`: crop each block's padding and cross-fade overlapping blocks frame by frame.
 
-    Used in: `unet` and `autoencoder` (07, 09, 10).
+    Used in: `unet` and `autoencoder` (07, 09, 11).
 
     Each block's frames are weighted by a Hann-shaped fade (a flat one without overlap), and each frame is the
     weighted mean of the blocks that hold it.
@@ -358,7 +358,7 @@ def join_blocks(outputs, layout):
 def wiener_filter(mix_stft, magnitudes, iterations=1, max_frames=2000):
     """Multichannel Wiener filter (norbert, as Open-Unmix uses it): complex source STFTs from magnitude estimates.
 
-    Used in: `separator.separate(..., wiener_iterations=...)` (07–10).
+    Used in: `separator.separate(..., wiener_iterations=...)` (07–11).
 
     Starting from the estimates with the mixture's phase, each EM iteration fits every source a spatial
     covariance (where it sits between the channels) and a power spectrogram, and re-splits the mixture STFT

@@ -1,7 +1,7 @@
 """The separator contract: one type for every trained separator, one `separate` call, one loader.
 
-Used in: 07_unet_vocal_separator.ipynb, 08_binary_mask_cnn.ipynb, 09_cnn_autoencoder.ipynb,
-10_grand_comparison.ipynb (and scripts/train_*.py, benchmarks/separation_speed.py).
+Used in: 07_unet_vocal_separator.ipynb, 08_binary_mask_cnn.ipynb, 09_cnn_autoencoder.ipynb, 10_open_unmix.ipynb,
+11_grand_comparison.ipynb (and scripts/train_*.py, benchmarks/separation_speed.py).
 
 Every learned separator of the course ends the same way: the mixture's STFT magnitude goes in, one mask per
 source comes out, and the masks turn the mixture STFT into the sources' STFTs (times the mixture, or through a
@@ -18,14 +18,14 @@ from typing import Any, Callable
 import numpy as np
 
 from . import masks
-from .weights import KINDS, read_weights_file
+from .weights import read_weights_file
 
 
 @dataclass(frozen=True, eq=False)
 class Separator:
     """A trained separator, ready for `separate`.
 
-    kind: "unet", "mask_cnn" or "autoencoder" (`weights.KINDS`).
+    kind: "unet", "mask_cnn", "autoencoder" or "open_unmix" (`weights.KINDS`).
     config: dict with at least sr (Hz), n_fft and hop_length (samples): the audio and STFT the model expects.
     sources: the names of the estimates `separate` returns, in order.
     masks: function (channels, freq, frames) float32 mixture magnitude -> {source: mask of the same shape}.
@@ -89,7 +89,7 @@ def predict_masks(mixture, sr, model):
 def separate(mixture, sr, model, wiener_iterations=0):
     """Separate a mixture with any trained separator of the course: {source: estimate}.
 
-    Used in: 07, 08, 09, 10; `separate_file`.
+    Used in: 07, 08, 09, 11; `separate_file`.
 
     Args:
         mixture: (n,) or (n, channels) audio at the model's rate (not silent, at least one STFT frame).
@@ -115,7 +115,7 @@ def separate(mixture, sr, model, wiener_iterations=0):
 def load_separator(path, config=None):
     """Build the model a weights file holds, whatever its kind, and return it as a `Separator`.
 
-    Used in: 07–10.
+    Used in: 07–11.
 
     Args:
         path: a .npz written by one of the course's `save_weights` functions (scripts/train_*.py).
@@ -131,7 +131,7 @@ def load_separator(path, config=None):
 def separate_file(path, model, wiener_iterations=0, offset=0.0, duration=None):
     """Separate an audio file of your own (any format librosa reads, any rate) with a trained separator.
 
-    Used in: 07, 10 (separate your own song).
+    Used in: 07, 11 (separate your own song).
 
     The file is read with its channels and resampled to the model's rate.
 
@@ -154,7 +154,7 @@ def separate_file(path, model, wiener_iterations=0, offset=0.0, duration=None):
 def upload_and_separate(model, wiener_iterations=0, max_seconds=30.0):
     """A file-upload button: the uploaded song is separated with `model` and every stem gets a player.
 
-    Used in: 07, 10 (on Colab and in Jupyter; the files stay in the git-ignored .cache/uploads).
+    Used in: 07, 11 (on Colab and in Jupyter; the files stay in the git-ignored .cache/uploads).
 
     Args:
         model: a `Separator`.

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import autoencoder, mask_cnn, unet
+from . import autoencoder, mask_cnn, open_unmix, unet
 from .runtime import check_data_mode, course_root
 from .weights import weights_dir
 
@@ -55,17 +55,22 @@ TABLE = {
     },
     "07": {
         "CONFIG": (unet.SAMPLE_CONFIG, unet.FULL_CONFIG),
+        "MODEL": (unet.DEFAULT_WEIGHTS, unet.weights_name(unet.DEFAULT_ALPHA, "full")),
+        "ALPHA_MODELS": ("sample", "full"),
+        "SCORE_UNSEEN": (True, False),
         "MAX_TEST_TRACKS": (None, 10),
         "LIVE_STEPS": (8, 100),
         "LIVE_BATCH": (4, 8),
     },
     "08": {
         "CONFIG": (mask_cnn.SAMPLE_CONFIG, mask_cnn.FULL_CONFIG),
+        "SEPARATOR_WEIGHTS": (mask_cnn.DEFAULT_WEIGHTS, "mask_cnn_full_fcn.npz"),
         "MAX_TEST_TRACKS": (None, 10),
         "LIVE_TRACKS": (None, 8),
         "LIVE_SECONDS": (None, 30),
         "LIVE_EPOCHS": (1, 5),
-        "LIVE_FRAME_STEP": (16, 4),
+        "LIVE_FRAME_STEP": (32, 4),
+        "S3_SECONDS": (4, 10),
     },
     "09": {
         "CONFIG": (autoencoder.SAMPLE_CONFIG, autoencoder.FULL_CONFIG),
@@ -76,9 +81,18 @@ TABLE = {
         "LIVE_REMIXES": (4, 0),
     },
     "10": {
+        "CONFIG": (open_unmix.SAMPLE_CONFIG, open_unmix.FULL_CONFIG),
         "UNET_CONFIG": (unet.SAMPLE_CONFIG, unet.FULL_CONFIG),
-        "MASK_CNN_CONFIG": (mask_cnn.SAMPLE_CONFIG, mask_cnn.FULL_CONFIG),
-        "AUTOENCODER_CONFIG": (autoencoder.SAMPLE_CONFIG, autoencoder.FULL_CONFIG),
+        "UNET_WEIGHTS": (unet.DEFAULT_WEIGHTS, unet.weights_name(unet.DEFAULT_ALPHA, "full")),
+        "MAX_TEST_TRACKS": (None, 10),
+        "PRETRAINED_MODELS": ((), ("umxl", "htdemucs")),
+    },
+    "11": {
+        "MODELS": ({"U-Net (S2)": unet.DEFAULT_WEIGHTS, "mask CNN (S3)": mask_cnn.DEFAULT_WEIGHTS,
+                    "autoencoder (S1)": autoencoder.DEFAULT_WEIGHTS, "Open-Unmix (S4)": open_unmix.DEFAULT_WEIGHTS},
+                   {"U-Net (S2)": unet.weights_name(unet.DEFAULT_ALPHA, "full"), "mask CNN (S3)": "mask_cnn_full_fcn.npz",
+                    "autoencoder (S1)": autoencoder.weights_name(autoencoder.DEFAULT_NORMALISATION, "full"),
+                    "Open-Unmix (S4)": open_unmix.weights_name("full")}),
         "N_FFT": (2048, 4096),
         "HOP": (512, 1024),
         "MAX_TEST_TRACKS": (None, 10),
@@ -88,7 +102,7 @@ TABLE = {
 }
 
 #: notebooks that read trained weights: WEIGHTS_DIR follows the mode (`weights.weights_dir`)
-WEIGHTS_NOTEBOOKS = ("07", "08", "09", "10")
+WEIGHTS_NOTEBOOKS = ("07", "08", "09", "10", "11")
 
 
 def values(notebook, data_mode):

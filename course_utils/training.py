@@ -1,7 +1,7 @@
 """Training at full scale: songs read from disk chunk by chunk through tf.data, checkpoints, resume, early stopping.
 
 Used in: scripts/train_unet.py, scripts/train_mask_cnn.py, scripts/train_autoencoder.py (full mode, and the
-U-Net's sample mode); `unet.segment_examples` reads its chunks with `read_chunk`.
+U-Net's sample mode, `unet.segment_dataset`).
 
 MUSDB18's training split is 100 songs (about 6.5 hours at 44.1 kHz stereo); as float32 arrays that is more
 memory than a Colab runtime has. So full-mode training never holds a whole song: every example comes from one
@@ -30,7 +30,7 @@ CHECKPOINT_FORMAT = 1
 def track_samples(track):
     """Length of a musdb track in samples (from the file's header; nothing is decoded).
 
-    Used in: `chunk_dataset`, `steps_per_pass`; `unet.segment_examples`.
+    Used in: `chunk_dataset`, `steps_per_pass`.
     """
     return int(round(track.duration * track.rate))
 
@@ -38,7 +38,7 @@ def track_samples(track):
 def read_chunk(track, start, length):
     """Every stem of one chunk of a musdb track, all cut at the same sample offset, read from disk.
 
-    Used in: `chunk_dataset`; `unet.segment_examples`.
+    Used in: `chunk_dataset`.
 
     Safe to call from several threads at once (the track object is not changed), so tf.data can decode
     chunks in parallel: WAV trees are read with soundfile, .stem.mp4 files with one ffmpeg call for all streams.

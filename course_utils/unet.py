@@ -1,29 +1,27 @@
-"""S2's U-Net vocal separator: shapes, network, weighted L1 loss, tf.data segments, reconstruction, denoiser.
+"""S2's U-Net vocal separator: shapes, network, weighted L1 loss, streamed training segments, the separator, denoiser.
 
-Used in: 07_unet_vocal_separator.ipynb, 10 (the grand comparison); scripts/train_unet.py and
+Used in: 07_unet_vocal_separator.ipynb, 11 (the grand comparison); scripts/train_unet.py and
 benchmarks/unet_speed.py.
 
 The network (Oh et al. 2018, as S2 describes it) sees the magnitude STFT of a fixed-length segment
 of one channel, zero-padded so that both axes divide by 2 ** n_levels, and outputs one magnitude
 estimate per source. Its last layer is a 1x1 convolution with ReLU (S2; a sigmoid in sample mode)
 whose k outputs multiply the input magnitude, so they act as masks and the model's outputs are magnitudes,
-on which S2's weighted L1 loss is computed. To make audio we crop the outputs back, turn the
-estimated magnitudes into masks of the *mixture* STFT (so the estimates keep the mixture's phase
-and add up to the mixture) and invert with `masks.apply_masks`.
+on which S2's weighted L1 loss is computed. `as_separator` wraps a trained network as a `Separator`, so
+`cu.separate(mixture, sr, model)` separates with it like with every other model of the course: the magnitude
+estimates become masks of the *mixture* STFT (the estimates keep the mixture's phase and add up to the mixture).
 
-Sample-exact reconstruction (S2's misalignment bug): the whole track's STFT is computed once,
-cut into blocks of `segment_frames` frames, each block padded, predicted and cropped back, and the
-blocks are joined again frame for frame. Nothing ever shifts by a frame, so an oracle mask sent
-through the same path reproduces the oracle exactly (tests/test_unet.py checks this).
+Sample-exact reconstruction (S2's misalignment bug): the whole track's STFT is computed once, cut into
+overlapping blocks of `segment_frames` frames (`masks.split_blocks`), each block padded, predicted, cropped
+back and cross-faded with its neighbours (`masks.join_blocks`). Nothing ever shifts by a frame, so an oracle
+sent through the same path reproduces the oracle exactly (tests/test_unet.py checks this).
 """
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 from scipy.signal import hilbert
 
 from . import masks
-from .weights import build_and_load, read_weights_file, save_weights_file, set_checked_weights, weights_dir
+from .weights import build_and_load, read_weights_file, save_weights_file, weights_dir
 
 SOURCES = ("vocals", "accompaniment")
 SAMPLE_CONFIG = {  # sample mode: 22.05 kHz, 1.47-s segments -> 513 x 128 bins, padded to 528 x 128
@@ -36,7 +34,16 @@ FULL_CONFIG = {  # S2: 44.1 kHz, 2-s segments, n_fft 2048 / hop 512 -> 1025 x 17
     "n_levels": 4, "base_filters": 32, "dropout": 0.5, "n_sources": 2, "mask_activation": "relu",
     "bn_momentum": 0.99,
 }
-DEFAULT_WEIGHTS = "unet_sample_alpha_norms.npz"  # the shipped model `separate` uses when given no weights
+DEFAULT_ALPHA = "0.5"  # the loss weight of the shipped default model (chosen on validation songs; see weights/README.md)
+
+
+def weights_name(alpha_label, mode="rendered"):
+    """File name of a trained U-Net: "full" (MUSDB18, --full), "rendered" (the rendered training set, --train-root)
+    or "sample" (the 8 bundled songs); alpha_label: "1", "0", "0.5" or "norms"."""
+    return f"unet_{mode}_alpha_{alpha_label}.npz"
+
+
+DEFAULT_WEIGHTS = weights_name(DEFAULT_ALPHA)  # the shipped model notebooks and benchmarks load
 
 
 # ---------------------------------------------------------------- shapes
@@ -131,7 +138,7 @@ def build_unet(input_shape, n_sources=2, base_filters=32, n_levels=4, dropout=0.
                bn_momentum=0.99, name="unet"):
     """S2's U-Net (Oh et al. 2018): 4 encoder blocks, a centre block, 4 decoder blocks, 1x1 conv to k sources.
 
-    Used in: 07, 10; scripts/train_unet.py; benchmarks/unet_speed.py.
+    Used in: 07, 11; scripts/train_unet.py; benchmarks/unet_speed.py.
 
     Encoder block: two (3x3 conv, BatchNorm, ReLU) then 2x2 max pooling; the centre has
     base_filters * 2 ** n_levels channels (512 for S2's base 32). Decoder block: 2x2 transposed
@@ -259,57 +266,33 @@ def alpha_from_norms(vocals_norms, accompaniment_norms):
     return float(a.mean() / (v.mean() + a.mean()))
 
 
-def track_norms(songs):
+def track_norms(tracks):
     """Mean 2-norm of the vocals and of the accompaniment over songs (time domain, all channels).
 
     Used in: 07; scripts/train_unet.py (to derive alpha with `alpha_from_norms`).
 
     Args:
-        songs: iterable of musdb tracks or dicts with "vocals" and "accompaniment" (n, channels) arrays.
+        tracks: musdb tracks or `datasets.Track`s holding "vocals" and "accompaniment" (read one at a time).
     Returns:
         (vocals_norms, accompaniment_norms): arrays with one 2-norm per song.
     """
-    pairs = [(np.linalg.norm(v), np.linalg.norm(a)) for v, a in (_stems(song) for song in songs)]
+    from .datasets import as_track
+
+    pairs = []
+    for track in tracks:
+        stems = as_track(track, SOURCES, "A training song").stems
+        pairs.append((np.linalg.norm(stems["vocals"]), np.linalg.norm(stems["accompaniment"])))
+    if not pairs:
+        raise ValueError("tracks is empty: pass the training tracks, e.g. cu.load_musdb('sample', subsets='train').tracks.")
     return np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
 
 
 # ---------------------------------------------------------------- data pipeline
 
-def _stems(song):
-    """(vocals, accompaniment) arrays of a musdb track or a dict."""
-    if isinstance(song, dict):
-        return np.asarray(song["vocals"]), np.asarray(song["accompaniment"])
-    return song.targets["vocals"].audio, song.targets["accompaniment"].audio
-
-
-def _song_length(song):
-    if isinstance(song, dict):
-        return len(song["mixture"]), int(song["sr"])
-    from .training import track_samples
-
-    return track_samples(song), int(song.rate)
-
-
-def _read_chunk(song, start, length):
-    """Mixture, vocals and accompaniment of ONE chunk: every stem from the same sample offset (unlike S4)."""
-    if isinstance(song, dict):
-        parts = [np.asarray(song[name])[start:start + length] for name in ("mixture", *SOURCES)]
-    else:  # a musdb track: only the chunk is read from disk
-        from .training import read_chunk
-
-        chunk = read_chunk(song, start, length)
-        parts = [chunk[name] for name in ("mixture", *SOURCES)]
-    shapes = {p.shape for p in parts}
-    if len(shapes) != 1:
-        raise ValueError(f"The mixture and stems have different shapes {sorted(shapes)}: a mono stem with a stereo "
-                         f"mixture, or stems of different lengths/sample rates. Give every stem the mixture's layout.")
-    return parts
-
-
 def segment_samples(config):
     """Samples in one training segment: (segment_frames - 1) * hop_length, which gives exactly segment_frames frames.
 
-    Used in: 07; `segment_examples`.
+    Used in: 07; `segment_dataset`; scripts/train_unet.py.
     """
     return (config["segment_frames"] - 1) * config["hop_length"]
 
@@ -317,7 +300,7 @@ def segment_samples(config):
 def check_config(config):
     """Validate an STFT/segment configuration (like SAMPLE_CONFIG) and return it.
 
-    Used in: `segment_examples`, `separate`; scripts/train_unet.py.
+    Used in: `as_separator`, `segment_dataset`; scripts/train_unet.py.
     """
     missing = {"sr", "n_fft", "hop_length", "segment_frames", "n_levels"} - set(config)
     if missing:
@@ -330,51 +313,6 @@ def check_config(config):
     return config
 
 
-def segment_examples(songs, config, seed=0, remix=False):
-    """Endless generator of training examples: random song, random offset, all stems cut at that offset.
-
-    Used in: 07; `segment_dataset`; scripts/train_unet.py.
-
-    Each example is one channel of one segment: the padded mixture magnitude (freq, time, 1) and the
-    padded vocals and accompaniment magnitudes (freq, time, 2). Songs are drawn at random for every
-    example, so a batch mixes songs; only one chunk is read at a time (musdb reads chunks from disk).
-
-    Args:
-        songs: list of musdb tracks, or dicts with "mixture", "vocals", "accompaniment" ((n, channels)
-            arrays) and "sr".
-        config: dict with sr, n_fft, hop_length, segment_frames, n_levels (e.g. SAMPLE_CONFIG).
-        seed: seed of the song/offset/channel draws.
-        remix: data augmentation for small training sets (Uhlich et al. 2017, as in Open-Unmix): the
-            vocals and the accompaniment come from two independently drawn songs/offsets, each scaled by
-            a random gain in [0.5, 1.5], and the mixture is their sum. Every example stays a valid
-            mixture (mixture = vocals + accompaniment), but the network sees new combinations every time.
-    Yields:
-        (mixture magnitude (F, T, 1), target magnitudes (F, T, 2)) as float32.
-    """
-    config = check_config(config)
-    if not songs:
-        raise ValueError("songs is empty: pass the training tracks, e.g. cu.load_musdb('sample', subsets='train').tracks.")
-    length = segment_samples(config)
-    for song in songs:
-        n, sr = _song_length(song)
-        masks.check_separator_input(None, sr, config, "A training song")
-        if n < length:
-            raise ValueError(f"A song has {n} samples, fewer than one segment ({length}); use shorter segments.")
-    rng = np.random.default_rng(seed)
-    while True:
-        song = songs[rng.integers(len(songs))]
-        start = int(rng.integers(_song_length(song)[0] - length + 1))
-        parts = _read_chunk(song, start, length)
-        if remix:
-            other = songs[rng.integers(len(songs))]
-            accompaniment = _read_chunk(other, int(rng.integers(_song_length(other)[0] - length + 1)), length)[2]
-            vocal_gain, accompaniment_gain = rng.uniform(0.5, 1.5, size=2)
-            parts = [vocal_gain * parts[1] + accompaniment_gain * accompaniment, vocal_gain * parts[1],
-                     accompaniment_gain * accompaniment]
-        channel = int(rng.integers(parts[0].shape[1])) if parts[0].ndim == 2 else None
-        yield _magnitude_pair([p if channel is None else p[:, channel] for p in parts], config)
-
-
 def _magnitude_pair(parts, config):
     """Padded (mixture magnitude (F, T, 1), [vocals, accompaniment] magnitudes (F, T, 2)) of one channel's segment."""
     multiple = 2 ** config["n_levels"]
@@ -385,123 +323,69 @@ def _magnitude_pair(parts, config):
 
 
 def chunk_examples(chunk, config):
-    """Full-mode training examples of one segment read from disk: one (input, target) pair per channel.
+    """The training examples of one segment read from disk: one (input, target) pair per channel.
 
-    Used in: scripts/train_unet.py (`training.chunk_dataset` calls it for every chunk it reads).
+    Used in: `segment_dataset` (`training.chunk_dataset` calls it for every chunk it reads); 07.
+
+    Every stem of the chunk is cut at the same offset (or, remixed, the mixture is the sum of the stems read), so
+    the mixture is always the mixture of its targets (S4 cut each stem at its own offset).
 
     Args:
         chunk: dict from `training.read_chunk` of `segment_samples(config)` samples (mixture, vocals,
             accompaniment, ... as (n, channels) arrays).
-        config: e.g. FULL_CONFIG.
+        config: e.g. SAMPLE_CONFIG.
     Returns:
-        (inputs (channels, F, T, 1), targets (channels, F, T, 2)) float32, padded like `segment_examples`' pairs.
+        (inputs (channels, F, T, 1), targets (channels, F, T, 2)) float32: padded magnitudes of the mixture and of
+        the vocals and accompaniment.
     """
-    pairs = [_magnitude_pair([chunk[name][:, c] for name in ("mixture", *SOURCES)], config)
-             for c in range(chunk["mixture"].shape[1])]
+    parts = [np.asarray(chunk[name]) for name in ("mixture", *SOURCES)]
+    if len({p.shape for p in parts}) != 1 or parts[0].ndim != 2:
+        raise ValueError(f"The mixture and stems of a chunk must all be (n, channels) arrays of one shape, got "
+                         f"{[p.shape for p in parts]}: give every stem the mixture's layout.")
+    pairs = [_magnitude_pair([p[:, c] for p in parts], config) for c in range(parts[0].shape[1])]
     return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
 
 
 def example_shapes(config):
     """((F, T, 1), (F, T, 2)): the padded shapes of one training example for `config`.
 
-    Used in: `segment_dataset`; scripts/train_unet.py.
+    Used in: `segment_dataset`.
     """
     shape = padded_shape(config["n_fft"] // 2 + 1, config["segment_frames"], 2 ** config["n_levels"])
     return (*shape, 1), (*shape, 2)
 
 
-def segment_dataset(songs, config, batch_size=8, seed=0, remix=False):
-    """The training examples of `segment_examples` as a batched, prefetched tf.data.Dataset.
+def segment_dataset(tracks, config, batch_size=8, seed=0, remix=False, shuffle_buffer=64, workers=None):
+    """Training (or validation) batches of segments read from disk: `training.chunk_dataset` with `chunk_examples`.
 
     Used in: 07; scripts/train_unet.py.
 
-    Returns:
-        tf.data.Dataset of (batch, F, T, 1) inputs and (batch, F, T, 2) targets, endless (use steps_per_epoch).
-    """
-    import tensorflow as tf
-
-    signature = tuple(tf.TensorSpec(shape, tf.float32) for shape in example_shapes(config))
-    dataset = tf.data.Dataset.from_generator(lambda: segment_examples(songs, config, seed, remix), output_signature=signature)
-    return dataset.batch(batch_size).prefetch(2)
-
-
-# ---------------------------------------------------------------- reconstruction
-
-def split_frames(spec, segment_frames, multiple=16):
-    """Cut a (..., freq, frames) spectrogram into padded blocks of `segment_frames` frames.
-
-    Used in: 07; `predict_magnitudes`.
-
     Args:
-        spec: (freq, frames) or (channels, freq, frames) real array (a magnitude or a mask).
-        segment_frames: frames per block; the last block is zero-padded.
-        multiple: pad each block's (freq, time) to multiples of this.
+        tracks: musdb tracks (the bundled sample, the rendered training set or MUSDB18), all at config["sr"].
+        config: e.g. SAMPLE_CONFIG.
+        batch_size: examples (one channel of one segment each) per batch.
+        seed: an integer: endless random segments (training); None: every segment of every song once (validation).
+        remix: every stem from its own song and offset with a random gain and channel swap (Open-Unmix's
+            augmentation, `training.chunk_starts`); training only.
+        shuffle_buffer: examples shuffled across chunks; workers: chunks decoded in parallel.
     Returns:
-        (batch (n_blocks * channels, F, T, 1), layout) for `join_frames`.
+        tf.data.Dataset of (batch, F, T, 1) mixture magnitudes and (batch, F, T, 2) target magnitudes.
     """
-    spec = np.asarray(spec)
-    spec3 = spec[None] if spec.ndim == 2 else spec
-    channels, freq, frames = spec3.shape
-    n_blocks = -(-frames // segment_frames)
-    spec3 = np.pad(spec3, [(0, 0), (0, 0), (0, n_blocks * segment_frames - frames)])
-    blocks = [pad_to_multiple(spec3[c, :, b * segment_frames:(b + 1) * segment_frames], multiple)[0]
-              for b in range(n_blocks) for c in range(channels)]
-    layout = {"channels": channels, "freq": freq, "frames": frames, "segment_frames": segment_frames,
-              "mono": spec.ndim == 2}
-    return np.stack(blocks)[..., None], layout
+    from .training import chunk_dataset
+
+    config = check_config(config)
+    for track in tracks:
+        masks.check_separator_input(None, int(track.rate), config, f"Training song {track.name!r}")
+    return chunk_dataset(tracks, segment_samples(config), lambda chunk: chunk_examples(chunk, config),
+                         example_shapes(config), batch_size, seed, shuffle_buffer, workers, remix)
 
 
-def join_frames(batch, layout):
-    """Inverse of `split_frames`: crop every block back and join the blocks frame for frame.
-
-    Used in: 07; `predict_magnitudes`.
-
-    Args:
-        batch: (n_blocks * channels, F, T, k) network outputs (or the padded blocks themselves).
-        layout: from `split_frames`.
-    Returns:
-        array (k, [channels,] freq, frames): one spectrogram per output channel, aligned with the input.
-    """
-    channels, seg = layout["channels"], layout["segment_frames"]
-    cropped = np.stack([crop_to_shape(block, (layout["freq"], seg)) for block in batch])  # (B, F, seg, k)
-    cropped = cropped.reshape(-1, channels, layout["freq"], seg, cropped.shape[-1])      # (blocks, C, F, seg, k)
-    joined = np.concatenate(list(cropped), axis=2)[:, :, :layout["frames"]]              # (C, F, frames, k)
-    joined = np.moveaxis(joined, -1, 0)
-    return joined[:, 0] if layout["mono"] else joined
-
-
-def predict_magnitudes(mixture, predict, config, batch_size=8):
-    """Magnitude estimates for a whole mixture: STFT once, blocks, pad, predict, crop, join.
-
-    Used in: 07; `separate`.
-
-    Args:
-        mixture: (n,) or (n, channels) audio at config["sr"].
-        predict: a Keras model or any function mapping (batch, F, T, 1) padded magnitudes to
-            (batch, F, T, k) outputs (tests pass the oracle through here).
-        config: STFT/segment configuration.
-    Returns:
-        (dict source name -> estimate shaped like the mixture STFT magnitude, mixture magnitude).
-    """
-    magnitude = np.abs(masks.stft(mixture, config["n_fft"], config["hop_length"]))
-    batch, layout = split_frames(magnitude, config["segment_frames"], 2 ** config["n_levels"])
-    if hasattr(predict, "predict_on_batch"):  # full batches only, so the graph is traced once
-        padded = np.pad(batch, [(0, -len(batch) % batch_size), (0, 0), (0, 0), (0, 0)]).astype(np.float32)
-        outputs = np.concatenate([np.asarray(predict.predict_on_batch(padded[i:i + batch_size]))
-                                  for i in range(0, len(padded), batch_size)])[:len(batch)]
-    else:
-        outputs = np.asarray(predict(batch))
-    if outputs.shape[:3] != batch.shape[:3]:
-        raise ValueError(f"predict returned shape {outputs.shape} for input {batch.shape}: it must keep (batch, F, T).")
-    estimates = join_frames(outputs.astype(np.float64), layout)
-    names = SOURCES if len(estimates) == 2 else tuple(f"source_{i}" for i in range(len(estimates)))
-    return dict(zip(names, estimates)), magnitude
-
+# ---------------------------------------------------------------- masks and the separator
 
 def masks_from_magnitudes(estimates, mixture_magnitude, alpha=0.5):
     """Masks for the mixture STFT from the U-Net's magnitude estimates.
 
-    Used in: 07; `separate`.
+    Used in: 07; `as_separator`.
 
     A model trained with alpha = 1 learned only the vocals (its accompaniment output got no gradient),
     so vocals mask = min(vocals / |X|, 1) and the accompaniment gets the rest; alpha = 0 the other
@@ -516,18 +400,78 @@ def masks_from_magnitudes(estimates, mixture_magnitude, alpha=0.5):
         {"vocals": mask, "accompaniment": mask} in [0, 1].
     """
     if alpha in (0, 1):
+        mixture_magnitude = np.asarray(mixture_magnitude, dtype=np.float64)
         trained = "vocals" if alpha == 1 else "accompaniment"
         mask = np.clip(np.divide(estimates[trained], mixture_magnitude, out=np.zeros_like(mixture_magnitude),
                                  where=mixture_magnitude > 0), 0.0, 1.0)
         other = "accompaniment" if trained == "vocals" else "vocals"
-        return {trained: mask, other: 1.0 - mask}
+        return {name: {trained: mask, other: 1.0 - mask}[name] for name in SOURCES}
     return masks.ratio_masks({name: estimates[name] for name in SOURCES})
+
+
+def _predict_blocks(network, blocks, batch_size):
+    """The network's outputs for every block: full batches of `batch_size` for a Keras model (its graph is traced
+    once), the whole array at once for any other function (a stand-in such as an oracle)."""
+    if not hasattr(network, "predict_on_batch"):
+        return np.asarray(network(blocks))
+    padded = np.pad(blocks, [(0, -len(blocks) % batch_size), (0, 0), (0, 0), (0, 0)])
+    return np.concatenate([np.asarray(network.predict_on_batch(padded[i:i + batch_size]))
+                           for i in range(0, len(padded), batch_size)])[:len(blocks)]
+
+
+def as_separator(network, config, alpha, overlap=0.5, batch_size=8, meta=None):
+    """A trained U-Net as a `Separator`: `cu.separate(mixture, sr, model)` then separates any song.
+
+    Used in: `load`; 07 (the oracle through the pipeline, overlap 0 vs 0.5), tests.
+
+    The masks function cuts the whole song's magnitude STFT into blocks of `segment_frames` frames with
+    `masks.split_blocks` (each block zero-padded to multiples of 2 ** n_levels), predicts every block (one
+    channel each), crops and cross-fades the blocks back with `masks.join_blocks`, and turns the two magnitude
+    estimates into masks of the mixture with `masks_from_magnitudes`. No frame ever moves, so an oracle sent
+    through this path reproduces the oracle (S2's misalignment bug cannot happen).
+
+    Args:
+        network: a Keras model from `build_from_config(config)`, or any function mapping (batch, F, T, 1)
+            padded magnitudes to (batch, F, T, 2) magnitude estimates (a stand-in such as an oracle).
+        config: its configuration (sr, n_fft, hop_length, segment_frames, n_levels, ...).
+        alpha: the loss weight it was trained with (decides how estimates become masks).
+        overlap: share of a block that overlaps the next: 0.5 (default) puts every frame in two blocks and fades
+            between them, so no frame is predicted only from a block's edge; 0 is S2's disjoint blocks.
+        batch_size: blocks per network call.
+        meta: the weights file's metadata, kept on the separator.
+    Returns:
+        `separator.Separator` of kind "unet", sources ("vocals", "accompaniment").
+    """
+    from .separator import Separator
+
+    config = check_config(dict(config))
+    if not isinstance(alpha, (int, float, np.floating)) or not 0.0 <= float(alpha) <= 1.0:
+        raise ValueError(f"alpha must be the loss weight in [0, 1] the network was trained with, got {alpha!r}.")
+    if not 0 <= overlap < 1 or int(batch_size) < 1:
+        raise ValueError(f"Need 0 <= overlap < 1 and batch_size >= 1, got {overlap} and {batch_size}.")
+    if hasattr(network, "course_config"):
+        expected = padded_shape(config["n_fft"] // 2 + 1, config["segment_frames"], 2 ** config["n_levels"])
+        if tuple(network.course_config["input_shape"]) != expected:
+            raise ValueError(f"The network takes {tuple(network.course_config['input_shape'])} inputs but the "
+                             f"configuration's blocks are {expected}: wrap it with the configuration it was built "
+                             f"for (unet.load(path) reads it from the weights file).")
+
+    def unet_masks(magnitude):
+        blocks, layout = masks.split_blocks(magnitude, config["segment_frames"], overlap, 2 ** config["n_levels"])
+        outputs = _predict_blocks(network, blocks, int(batch_size))
+        if outputs.shape[:3] != blocks.shape[:3] or outputs.shape[-1] != len(SOURCES):
+            raise ValueError(f"The network returned shape {outputs.shape} for blocks {blocks.shape}: it must keep "
+                             f"(batch, F, T) and give {len(SOURCES)} magnitude estimates.")
+        estimates = masks.join_blocks(outputs.astype(np.float64), layout)  # (2, channels, F, frames)
+        return masks_from_magnitudes(dict(zip(SOURCES, estimates)), magnitude, float(alpha))
+
+    return Separator("unet", config, SOURCES, unet_masks, network, dict(meta or {"alpha": float(alpha)}))
 
 
 # ---------------------------------------------------------------- weights
 
 def save_weights(model, path, config, alpha, history=None, training=None):
-    """Save a U-Net's weights with its configuration (compressed .npz), checked again by `load_unet`.
+    """Save a U-Net's weights with its configuration (compressed .npz, kind "unet"), checked again by `load`.
 
     Used in: scripts/train_unet.py.
 
@@ -537,84 +481,30 @@ def save_weights(model, path, config, alpha, history=None, training=None):
         config: the STFT/segment/network configuration it was trained with.
         alpha: the loss weight it was trained with.
         history: optional per-epoch losses, stored with the weights.
-        training: optional dict of training settings (epochs, steps, remix, ...), stored for the record.
+        training: optional dict of training settings (epochs, steps, remix, validation losses, ...).
     """
     save_weights_file(model, path, "unet", {"config": dict(config), "alpha": float(alpha), "model": dict(model.course_config),
                                     "history": list(map(float, history or [])), "training": dict(training or {})})
 
 
-def read_weights(path):
-    """Read a weights file written by `save_weights`: (metadata dict, list of arrays).
+def load(path, config=None, overlap=0.5):
+    """Build the U-Net a weights file was trained for, load the weights, and return it as a `Separator`.
 
-    Used in: 07; `load_unet`.
-    """
-    return read_weights_file(path, "unet", f"run scripts/train_unet.py, or use the shipped weights in {weights_dir()}")
-
-
-def load_unet(path, config=None):
-    """Build the U-Net a weights file was trained for and load the weights, checking that they match.
-
-    Used in: 07, 10; `separate`; benchmarks/unet_speed.py.
+    Used in: `separator.load_separator` (07, 11; benchmarks/separation_speed.py).
 
     Args:
         path: a .npz written by `save_weights`.
-        config: optional configuration the caller expects; any difference from the file's is an error.
+        config: optional configuration the caller expects; any entry that differs from the file's is an error.
+        overlap: block overlap of `as_separator`.
     Returns:
-        (model, meta): the Keras model and the file's metadata (config, alpha, history, training).
+        Separator; its `network` is the Keras model, its `meta` the file's metadata (config, alpha, history, training).
     Raises:
-        ValueError: the file's configuration (or its arrays) does not match the requested model.
+        FileNotFoundError, ValueError: no file, a file of another kind of model, or of another configuration.
     """
-    meta, arrays = read_weights(path)
-    return build_and_load(path, meta, arrays, build_from_config, config, layers_key="model"), meta
-
-
-def load_weights_into(model, path):
-    """Load a weights file into an existing model, with a clear error if the model's configuration differs.
-
-    Used in: tests; scripts/train_unet.py (resume).
-    """
-    meta, arrays = read_weights(path)
-    if dict(model.course_config) != meta["model"]:
-        raise ValueError(f"{path} holds weights for {meta['model']}, but this model is {dict(model.course_config)}. "
-                         f"Build the model with the file's configuration (unet.load_unet does that).")
-    set_checked_weights(model, arrays, path)
-    return meta
-
-
-# ---------------------------------------------------------------- separation
-
-def separate(path_or_array, sr=None, weights=None, denoise=False, batch_size=8):
-    """Separate any file or array into vocals and accompaniment with a trained U-Net.
-
-    Used in: 07, 10.
-
-    Args:
-        path_or_array: an audio file (read at the model's rate, channels kept) or an array (n,) / (n, channels).
-        sr: the array's sample rate in Hz (required for arrays; must equal the model's rate).
-        weights: a .npz from `save_weights`, a (model, meta) pair from `load_unet`, or None for the
-            shipped default `DEFAULT_WEIGHTS`.
-        denoise: also apply S2's `hilbert_denoise` to both estimates.
-    Returns:
-        {"vocals": ..., "accompaniment": ...}, each shaped like the input and sample-aligned with it.
-    """
-    model, meta = weights if isinstance(weights, tuple) else load_unet(weights or weights_dir() / DEFAULT_WEIGHTS)
-    config = meta["config"]
-    if isinstance(path_or_array, (str, Path)):
-        from .audio import load_audio
-
-        mixture, sr = load_audio(path_or_array, sr=config["sr"], mono=False)
-        mixture = mixture[:, 0] if mixture.shape[1] == 1 else mixture
-    else:
-        if sr is None:
-            raise ValueError("Give the array's sample rate: separate(audio, sr=...).")
-        mixture = path_or_array
-    mixture = masks.check_separator_input(mixture, sr, config)
-    estimates, magnitude = predict_magnitudes(mixture, model, config, batch_size)
-    result = masks.apply_masks(mixture, masks_from_magnitudes(estimates, magnitude, meta["alpha"]),
-                               config["n_fft"], config["hop_length"])
-    if denoise:
-        result = {name: hilbert_denoise(est, config["sr"]) for name, est in result.items()}
-    return result
+    meta, arrays = read_weights_file(path, "unet", f"run scripts/train_unet.py, or use the shipped {DEFAULT_WEIGHTS} "
+                                                   f"in {weights_dir()}")
+    network = build_and_load(path, meta, arrays, build_from_config, config, layers_key="model")
+    return as_separator(network, meta["config"], meta["alpha"], overlap, meta=meta)
 
 
 # ---------------------------------------------------------------- S2's denoiser
@@ -623,7 +513,7 @@ def hilbert_denoise(audio, sr, window_seconds=0.2, hop_seconds=0.1, statistic="m
                     fade_seconds=0.05):
     """S2's Hilbert-envelope denoiser: mute windows whose neighbours are much quieter than the whole signal.
 
-    Used in: 07 (before/after metrics), 10.
+    Used in: 07 (before/after metrics), 11.
 
     The amplitude envelope is |hilbert(x)| (averaged over channels). threshold = statistic(envelope) / softness.
     A window is muted when the local statistic of the window before it and of the window after it are both

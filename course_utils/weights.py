@@ -1,6 +1,6 @@
 """Trained weights on disk: one compressed .npz per model, with the configuration it was trained for.
 
-Used in: 07 (U-Net), 08 (mask CNN), 09 (autoencoder), 10 (the grand comparison) through `unet`,
+Used in: 07 (U-Net), 08 (mask CNN), 09 (autoencoder), 11 (the grand comparison) through `unet`,
 `mask_cnn` and `autoencoder`; scripts/train_unet.py.
 
 One format for every model of the course: the arrays of `model.get_weights()` as w000, w001, ... and a
@@ -16,14 +16,14 @@ import numpy as np
 from .runtime import cache_dir, check_data_mode, course_root
 
 FORMAT = 2  # 2: every file names its model `kind`
-KINDS = {"unet": "U-Net", "mask_cnn": "mask CNN", "autoencoder": "autoencoder"}  # kind -> name in messages
+KINDS = {"unet": "U-Net", "mask_cnn": "mask CNN", "autoencoder": "autoencoder", "open_unmix": "Open-Unmix"}  # kind -> name in messages
 HALF_PRECISION_MIN_SIZE = 4096  # kernels at least this large are stored as float16 (half the size on disk)
 
 
 def weights_dir(data_mode="sample"):
     """The folder a mode's trained weights are read from (and the training scripts write to).
 
-    Used in: 07–10 (through `settings.apply`); `unet.separate`; scripts/train_*.py.
+    Used in: 07–11 (through `settings.apply`); scripts/train_*.py; benchmarks/separation_speed.py.
 
     Args:
         data_mode: "sample": the shipped ``<course root>/weights``; "full": ``.cache/weights_full``
@@ -58,7 +58,7 @@ def save_weights_file(model, path, kind, meta):
 def read_weights_file(path, kind=None, how_to_get="train one and save it first"):
     """Read a file written by `save_weights_file`: (meta dict, list of arrays in get_weights order).
 
-    Used in: `separator.load_separator` and each model's loader (07–10).
+    Used in: `separator.load_separator` and each model's loader (07–11).
 
     Args:
         path: the .npz.
@@ -97,7 +97,7 @@ def _compact(array):
 def check_same_config(path, file_config, requested):
     """Raise a ValueError listing every entry of `requested` that differs from the file's configuration.
 
-    Used in: `unet.load_unet`, `mask_cnn.load_mask_cnn`, `autoencoder.load_autoencoder`.
+    Used in: `unet.load`, `mask_cnn.load`, `autoencoder.load`, `open_unmix.load`.
     """
     diff = {k: (file_config.get(k), v) for k, v in (requested or {}).items() if file_config.get(k) != v}
     if diff:
@@ -108,7 +108,7 @@ def check_same_config(path, file_config, requested):
 def set_checked_weights(model, arrays, path):
     """Load `arrays` into `model`, with a clear error when their number or shapes do not fit.
 
-    Used in: `unet.load_unet`, `mask_cnn.load_mask_cnn`, `autoencoder.load_autoencoder`.
+    Used in: `unet.load`, `mask_cnn.load`, `autoencoder.load`, `open_unmix.load`.
     """
     expected = [w.shape for w in model.get_weights()]
     if [a.shape for a in arrays] != expected:
@@ -120,7 +120,7 @@ def set_checked_weights(model, arrays, path):
 def build_and_load(path, meta, arrays, build, requested_config=None, layers_key=None):
     """Build the model a weights file was trained for and load its arrays, checking every step.
 
-    Used in: `unet.load_unet`, `autoencoder.load_autoencoder`.
+    Used in: `unet.load`, `autoencoder.load`.
 
     Args:
         path: the file (for the messages); meta, arrays: from `read_weights_file`.

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import training_cli
 
-from course_utils import datasets, runtime, training, unet
+from course_utils import runtime, training, unet
 
 SHUFFLE_BUFFER = 64  # full mode: segments (2.2 MB each) shuffled across chunks
 
@@ -48,6 +48,12 @@ def parse_args(argv=None):
     parser.add_argument("--weight-decay", type=float, default=1e-6)
     parser.add_argument("--patience", type=int, default=8,
                         help="full mode: stop after this many epochs without a better validation loss")
+    parser.add_argument("--init-dir",
+                        help="start each alpha's network from INIT_DIR/unet_sample_alpha_<label>.npz (e.g. weights/: the "
+                             "models trained on the 8 bundled songs) instead of random weights")
+    parser.add_argument("--export-best", action="store_true",
+                        help="write each alpha's weights file from the best epoch so far of the run in --checkpoint-dir "
+                             "(chosen on the validation songs) and exit; the run itself can go on with --resume")
     parser.add_argument("--strategy", choices=("none", "mirrored"), default="none",
                         help="tf.distribute strategy: mirrored = all visible GPUs")
     args = parser.parse_args(argv)
@@ -68,72 +74,104 @@ def parse_args(argv=None):
         parser.error("--lr must be in (0, 1) and --weight-decay >= 0")
     if args.strategy == "mirrored" and not args.full:
         parser.error("--strategy mirrored is for --full training on GPUs")
+    if args.export_best and not args.checkpoint_dir and not (args.full or args.train_root):
+        parser.error("--export-best reads the checkpoints of --full or --train-root training (or --checkpoint-dir)")
     if args.full and args.remix:
         parser.error("--remix is for the sample's few songs; full mode reads MUSDB18's segments as they are")
     return training_cli.finish(parser, args, "train_unet", sample_checkpoints=True)
 
 
-def load_songs(args):
-    """Sample configuration: (the training songs as arrays, None). Full: (musdb's train tracks, its valid tracks)."""
-    if args.full:
-        return training_cli.streamed_tracks(args)
-    songs = []
-    for track in training_cli.training_db(args, split="train").tracks:
-        mixture, stems, sr = datasets.track_arrays(track, targets=unet.SOURCES)
-        songs.append({"mixture": mixture, **stems, "sr": sr, "name": track.name})
-    return songs, None
+def load_tracks(args):
+    """(training tracks, validation tracks or None): TRAIN_ROOT's train/ and valid/ (--train-root), musdb's 'train'
+    and 'valid' splits (--full), or the 8 bundled training songs without validation songs."""
+    if args.streaming:
+        train, valid = training_cli.streamed_tracks(args)
+        # a render in progress leaves NAME.partial folders that musdb lists too: only complete songs count
+        return [t for t in train if not t.name.endswith(".partial")], [t for t in valid if not t.name.endswith(".partial")]
+    return training_cli.training_db(args).tracks, None
 
 
-def datasets_for(songs, valid, config, args):
-    """(epoch -> training batches, validation batches or None, steps per epoch)."""
-    if not args.full:
-        def sample_batches(epoch):
-            seed = training.epoch_seed(args.seed, epoch)
-            return unet.segment_dataset(songs, config, args.batch_size, seed, args.remix)
-
-        return sample_batches, None, args.steps_per_epoch or 20
+def datasets_for(tracks, valid, config, args):
+    """(epoch -> training batches, validation batches or None, steps per epoch): segments read from disk."""
     length = unet.segment_samples(config)
-    steps = args.steps_per_epoch or training.steps_per_pass(songs, length / config["sr"], args.batch_size)
+    steps = args.steps_per_epoch or (training.steps_per_pass(tracks, length / config["sr"], args.batch_size)
+                                     if args.streaming else 20)
+    buffer = training_cli.shuffle_buffer(SHUFFLE_BUFFER, steps, args)
 
-    def chunks(tracks, seed):
-        return training.chunk_dataset(tracks, length, lambda chunk: unet.chunk_examples(chunk, config),
-                                      unet.example_shapes(config), args.batch_size, seed,
-                                      training_cli.shuffle_buffer(SHUFFLE_BUFFER, steps, args), args.workers)
+    def batches(epoch):
+        return unet.segment_dataset(tracks, config, args.batch_size, training.epoch_seed(args.seed, epoch), args.remix,
+                                    buffer, args.workers)
 
-    return (lambda epoch: chunks(songs, training.epoch_seed(args.seed, epoch))), (lambda: chunks(valid, None)), steps
+    validation = None if valid is None else (
+        lambda: unet.segment_dataset(valid, config, args.batch_size, None, workers=args.workers))
+    return batches, validation, steps
 
 
-def train_one(alpha, label, songs, valid, config, args, strategy):
+def train_one(alpha, label, tracks, valid, config, args, strategy):
     import keras
 
     runtime.seed_everything(args.seed, tensorflow=True)
-    batches, validation, steps = datasets_for(songs, valid, config, args)
+    batches, validation, steps = datasets_for(tracks, valid, config, args)
     half = args.epochs // 2
     with strategy.scope():
         model = unet.build_from_config(config)
         model.compile(keras.optimizers.Adam(args.lr, weight_decay=args.weight_decay), unet.weighted_l1_loss(alpha))
+    init = None
+    if args.init_dir:  # checked like any weights file: kind, configuration, alpha
+        init = Path(args.init_dir) / unet.weights_name(label, "sample")
+        start_from = unet.load(init, config)
+        if abs(start_from.meta["alpha"] - alpha) > 1e-9:
+            raise ValueError(f"{init} was trained with alpha {start_from.meta['alpha']:.4f}, not {alpha:.4f}.")
+        model.set_weights(start_from.network.get_weights())
+        print(f"starting from {init}", flush=True)
     print(f"alpha={alpha:.4f} ({label}): {args.epochs} epochs x {steps} steps of batch {args.batch_size}, "
           f"input {model.input_shape[1:3]}, {model.count_params():,} parameters, remix {args.remix}"
           f"{f', {len(valid)} validation songs' if valid else ''}", flush=True)
+    if args.export_best:
+        export_best(model, alpha, label, config, args)
+        return
     start = time.time()
     history = training_cli.fit(model, args, f"alpha_{label}", batches, validation, steps,
                                {"alpha": alpha, "config": config, "batch_size": args.batch_size, "lr": args.lr,
-                                "weight_decay": args.weight_decay, "remix": args.remix, "epochs": args.epochs},
+                                "weight_decay": args.weight_decay, "remix": args.remix, "epochs": args.epochs,
+                                "init": init and init.name},
                                learning_rate=lambda epoch: args.lr if epoch < half else args.lr / 10,
-                               patience=args.patience if args.full else None)
+                               patience=args.patience if args.streaming else None)
     seconds = time.time() - start
     if not history["finished"]:
         print(f"alpha={label}: stopped after {args.stop_after_steps} steps, {history['epochs_run']} epochs complete; "
               f"continue with --resume", flush=True)
         return
-    out = Path(args.out) / f"unet_{'full' if args.full else 'sample'}_alpha_{label}.npz"
+    out = output_path(label, args)
     record = {"epochs": args.epochs, "steps_per_epoch": steps, "batch_size": args.batch_size, "lr": args.lr,
               "weight_decay": args.weight_decay, "remix": args.remix, "seed": args.seed, "seconds": round(seconds),
-              "best_epoch": history["best_epoch"], "val_loss": history.get("val_loss", [])}
+              "best_epoch": history["best_epoch"], "val_loss": history.get("val_loss", []),
+              "init": init and init.name, "train_root": args.train_root}
     unet.save_weights(model, out, config, alpha, history["loss"], record)
     steps_run = max(1, history["epochs_run"] * steps)
     print(f"alpha={label}: {seconds:.0f} s ({seconds / steps_run:.2f} s/step), best epoch {history['best_epoch']} of "
           f"{history['epochs_run']}, final loss {history['loss'][-1]:.4f} -> {out} ({out.stat().st_size / 1e6:.2f} MB)",
+          flush=True)
+
+
+def output_path(label, args):
+    return Path(args.out) / unet.weights_name(label, "full" if args.full else "rendered" if args.train_root else "sample")
+
+
+def export_best(model, alpha, label, config, args):
+    """Write the weights file of an unfinished run from its best epoch so far (the lowest validation loss)."""
+    state, arrays = training_cli.best_checkpoint(Path(args.checkpoint_dir) / f"alpha_{label}")
+    for variable, array in zip(model.variables, arrays, strict=True):
+        variable.assign(array)
+    history, settings = state["history"], state["settings"]
+    record = {key: settings.get(key) for key in ("epochs", "steps_per_epoch", "batch_size", "lr", "weight_decay", "remix",
+                                                   "seed", "init")}
+    record.update({"best_epoch": state["best_epoch"], "epochs_run": state["epoch"], "finished": False,
+                   "val_loss": history.get("val_loss", []), "train_root": args.train_root})
+    out = output_path(label, args)
+    unet.save_weights(model, out, config, alpha, history["loss"], record)
+    print(f"alpha={label}: best epoch {state['best_epoch']} of the {state['epoch']} complete epochs (validation loss "
+          f"{state['best_loss']:.4f}) -> {out} ({out.stat().st_size / 1e6:.2f} MB); training goes on with --resume",
           flush=True)
 
 
@@ -147,17 +185,17 @@ def main(argv=None):
         print(f"precision: {training.use_mixed_precision()}", flush=True)
     config = dict(unet.FULL_CONFIG if args.full else unet.SAMPLE_CONFIG)
     config = unet.check_config({**config, "base_filters": args.base_filters or config["base_filters"]})
-    songs, valid = load_songs(args)
-    print(f"{len(songs)} training songs", flush=True)
+    tracks, valid = load_tracks(args)
+    print(f"{len(tracks)} training songs{f', {len(valid)} validation songs' if valid else ''}", flush=True)
     alpha_norms = None
     if "norms" in args.alpha_labels:  # reads every training song once, one at a time
-        vocals, accompaniment = unet.track_norms(songs)
+        vocals, accompaniment = unet.track_norms(tracks)
         alpha_norms = unet.alpha_from_norms(vocals, accompaniment)
         print(f"mean 2-norm vocals {vocals.mean():.2f}, accompaniment {accompaniment.mean():.2f} -> alpha from norms "
               f"= {alpha_norms:.3f} (S2: 0.707 on MUSDB18)", flush=True)
     for label in args.alpha_labels:
         alpha = alpha_norms if label == "norms" else float(label)
-        train_one(alpha, label, songs, valid, config, args, strategy)
+        train_one(alpha, label, tracks, valid, config, args, strategy)
 
 
 if __name__ == "__main__":

@@ -39,6 +39,26 @@ def parser(doc, full_help="the full configuration on MUSDB18 (needs a GPU)", son
     return result
 
 
+def add_streaming_options(parser, remix_help, export_help):
+    """--remix (on by default) and --export-best, for the scripts that train on songs read from disk."""
+    parser.add_argument("--remix", action=argparse.BooleanOptionalAction, default=True, help=remix_help)
+    parser.add_argument("--export-best", action="store_true", help=export_help)
+
+
+def best_checkpoint(folder, what="train first (or --resume)"):
+    """(training state, arrays of the best epoch) of a checkpoint folder of `training.fit`, for --export-best."""
+    import numpy as np
+
+    folder = Path(folder)
+    if not (folder / "latest.npz").is_file() or not (folder / "best.npz").is_file():
+        raise SystemExit(f"No checkpoint of a complete epoch in {folder}: {what}.")
+    with np.load(folder / "latest.npz") as data:
+        state = json.loads(str(data["state"]))
+    with np.load(folder / "best.npz") as data:
+        arrays = [data[k] for k in sorted(data.files)]
+    return state, arrays
+
+
 def finish(parser, args, name, sample_checkpoints=False):
     """Checks and defaults every training script shares; sets args.streaming (--full or --train-root: songs read
     from disk, validation songs, checkpoints), fills args.out (the mode's weights folder) and, when streaming,

@@ -27,10 +27,13 @@ FIXTURE_ARGS = ["--train-songs", "2", "--test-songs", "1", "--seconds", "10",
 LANE_ALPHAS = ("1", "norms")
 #: training script -> tiny budget (a step or two: the lane proves the pipeline, not the quality)
 TRAINING = {
-    "train_unet.py": ["--alphas", ",".join(LANE_ALPHAS), "--epochs", "1", "--steps-per-epoch", "1",
+    "train_unet.py": ["--alphas", ",".join(("0.5", *LANE_ALPHAS)), "--epochs", "1", "--steps-per-epoch", "1",
                       "--batch-size", "1", "--validation-steps", "1"],
-    "train_mask_cnn.py": ["--epochs", "1", "--steps-per-epoch", "1", "--batch-size", "8", "--validation-steps", "1"],
+    "train_mask_cnn.py": ["--models", "fcn,frame", "--epochs", "1", "--steps-per-epoch", "1", "--batch-size", "8",
+                          "--validation-steps", "1"],
     "train_autoencoder.py": ["--epochs", "1", "--steps-per-epoch", "1", "--batch-size", "4", "--validation-steps", "1"],
+    "train_open_unmix.py": ["--epochs", "1", "--steps-per-epoch", "1", "--batch-size", "1", "--validation-steps", "1",
+                            "--stats-chunks", "2"],
 }
 #: notebook number -> small budgets passed as parameters (each must be a name of the notebook's parameters cell)
 BUDGETS = {
@@ -41,12 +44,14 @@ BUDGETS = {
     "04": {"EPOCHS": 2, "ANN_EPOCHS": 5},
     "05": {"EPOCHS": 5, "MIX_SECONDS": 8},
     "06": {"N_TRACKS": 1, "EXAMPLE_SECONDS": (0, 10)},
-    "07": {"MAX_TEST_TRACKS": 1, "LIVE_STEPS": 1, "LIVE_BATCH": 1, "TRAIN_SONGS_SCORED": 1, "ALPHAS": LANE_ALPHAS},
-    "08": {"MAX_TEST_TRACKS": 1, "LIVE_TRACKS": 2, "LIVE_SECONDS": 5, "LIVE_EPOCHS": 1, "LIVE_FRAME_STEP": 64},
+    "07": {"MAX_TEST_TRACKS": 1, "LIVE_STEPS": 1, "LIVE_BATCH": 1, "ALPHAS": LANE_ALPHAS},
+    "08": {"MAX_TEST_TRACKS": 1, "LIVE_TRACKS": 2, "LIVE_SECONDS": 5, "LIVE_EPOCHS": 1, "LIVE_FRAME_STEP": 64,
+           "S3_SECONDS": 3},
     "09": {"MAX_TEST_TRACKS": 1, "LIVE_TRACKS": 2, "LIVE_SECONDS": 5, "LIVE_EPOCHS": 1},
-    "10": {"MAX_TEST_TRACKS": 1, "ALPHAS": LANE_ALPHAS, "LISTEN_SECONDS": (0, 5)},
+    "10": {"MAX_TEST_TRACKS": 1},
+    "11": {"MAX_TEST_TRACKS": 1, "LISTEN_SECONDS": (0, 5)},
 }
-WEIGHTS_NOTEBOOKS = ("07", "08", "09", "10")
+WEIGHTS_NOTEBOOKS = ("07", "08", "09", "10", "11")
 CELL_TIMEOUT = 600  # seconds per cell, as nbval's in the sample lane
 
 

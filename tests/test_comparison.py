@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from course_utils import comparison, masks
+from course_utils import comparison
 from course_utils.datasets import MUSDB_TARGETS
 
 SR = 8000

@@ -1,13 +1,18 @@
-"""Tests for course_utils/mask_cnn.py: targets, context windows, S3's network, training data, separation, weights."""
+"""Tests for course_utils/mask_cnn.py: targets, context windows, S3's network, the FCN separator, training data,
+separation through course_utils.separate, weights, refusals."""
 import numpy as np
 import pytest
 
+import course_utils as cu
 from course_utils import mask_cnn, masks, unet
 
 SR = 8000
 TINY = {**mask_cnn.SAMPLE_CONFIG, "sr": SR, "n_fft": 64, "hop_length": 16, "context": 7, "filters": [4, 4, 4, 4],
         "pool_size": 2, "dense_units": 16, "dropout": 0.0, "dense_dropout": 0.0}  # 33 bins x 7 frames
 FREQ = TINY["n_fft"] // 2 + 1
+TINY_FCN = {**mask_cnn.FCN_SAMPLE_CONFIG, "sr": SR, "n_fft": 64, "hop_length": 16, "context": 11, "filters": [4, 4, 4, 4],
+            "pool_size": 2, "dense_units": 8, "time_kernel": 2, "dense_dropout": 0.0, "span_frames": 16,
+            "sources": ["vocals", "drums", "bass"]}  # 4 convs: 9 frames, + 1 tap dilated 2: 11 frames
 
 
 def noise_track(seconds=0.5, channels=2, seed=0, names=("vocals", "drums", "bass")):
@@ -87,7 +92,7 @@ def test_missing_source_is_refused():
     mixture, sources, _ = noise_track()
     with pytest.raises(ValueError, match=r"No source\(s\) \['other'\]"):
         mask_cnn.binary_mask_targets(mixture, sources, names=["vocals", "other"])
-    with pytest.raises(ValueError, match="no source 'other'"):
+    with pytest.raises(ValueError, match=r"lacks the stems \['other'\]"):
         mask_cnn.window_examples([(mixture, sources, SR)], "other", TINY)
 
 
@@ -116,7 +121,7 @@ def test_bad_configurations_are_refused(change, message):
     with pytest.raises(ValueError, match=message):
         mask_cnn.check_config({**TINY, **change})
     with pytest.raises(ValueError, match="lacks"):
-        mask_cnn.check_config({"sr": SR})
+        mask_cnn.check_config({"sr": SR, "model": "frame"})
 
 
 # ---------------------------------------------------------------- training data
@@ -203,25 +208,133 @@ def test_oracle_mask_through_separate_is_the_ideal_binary_mask_separation(channe
     mixture, sources, _ = noise_track(0.4, channels=channels, seed=5)
     models = {name: oracle_model(mixture, sources, name, TINY) for name in sources}
     ideal = masks.apply_masks(mixture, mask_cnn.binary_mask_targets(mixture, sources, n_fft=64, hop_length=16), 64, 16)
-    estimates = mask_cnn.separate(mixture, SR, models, config=TINY, batch_size=50)
+    separator = mask_cnn.as_separator(models, config=TINY, batch_size=50)
+    estimates = cu.separate(mixture, SR, separator)
+    assert list(estimates) == list(sources) and separator.kind == "mask_cnn"
     for name in sources:
         assert estimates[name].shape == mixture.shape
         assert np.max(np.abs(estimates[name] - ideal[name])) < 1e-12
-    predicted = mask_cnn.predict_masks(mixture, models, TINY, batch_size=64, cutoff=None)
-    assert predicted["vocals"].shape == masks.stft(mixture, 64, 16).shape
+    predicted, mix_stft = cu.separator.predict_masks(mixture, SR, mask_cnn.as_separator(models, TINY, cutoff=None))
+    assert predicted["vocals"].shape == mix_stft.shape == masks.stft(mixture, 64, 16).shape
 
 
-def test_predict_masks_with_a_keras_model_is_binary_or_soft():
+def test_frame_masks_with_a_keras_model_are_binary_or_soft():
     mixture, _, _ = noise_track(0.3, seed=6)
     model = mask_cnn.build_mask_cnn(TINY)
-    hard = mask_cnn.predict_masks(mixture, {"vocals": model}, batch_size=64)["vocals"]
-    soft = mask_cnn.predict_masks(mixture, {"vocals": model}, batch_size=64, cutoff=None)["vocals"]
+    hard = cu.separator.predict_masks(mixture, SR, mask_cnn.as_separator({"vocals": model}, batch_size=64))[0]["vocals"]
+    soft = cu.separator.predict_masks(mixture, SR, mask_cnn.as_separator({"vocals": model}, batch_size=64,
+                                                                         cutoff=None))[0]["vocals"]
     assert hard.shape == soft.shape == (2, FREQ, 151)
     assert set(np.unique(hard)) <= {0.0, 1.0} and np.all((soft > 0) & (soft < 1))
     assert np.array_equal(hard, (soft >= 0.5).astype(float))
     # the batch size only changes how the windows are grouped, never the result
-    again = mask_cnn.predict_masks(mixture, {"vocals": model}, batch_size=37, cutoff=None)["vocals"]
+    magnitude = np.abs(masks.stft(mixture, 64, 16)).astype(np.float32)
+    again = mask_cnn.frame_masks({"vocals": model}, magnitude, TINY, batch_size=37, cutoff=None)["vocals"]
     assert np.allclose(again, soft, atol=1e-6)
+
+
+# ---------------------------------------------------------------- the FCN separator
+
+def test_fcn_masks_add_up_to_one_and_see_exactly_the_context():
+    model = mask_cnn.build_fcn(TINY_FCN)
+    magnitude = np.random.default_rng(8).random((2, FREQ, 40)).astype(np.float32) * 5
+    predicted = mask_cnn.fcn_masks(model, magnitude)
+    assert list(predicted) == TINY_FCN["sources"] and predicted["vocals"].shape == (2, FREQ, 40)
+    assert np.allclose(sum(predicted.values()), 1.0, atol=1e-5) and all(np.all(m > 0) for m in predicted.values())
+    # spans of any length give exactly one pass (the unpadded time convolutions see the same frames)
+    for span in (1, 7, 1000):
+        again = mask_cnn.fcn_masks(model, magnitude, span_frames=span)
+        assert all(np.allclose(again[n], predicted[n], atol=1e-6) for n in predicted)
+    # frame 20 depends on frames 15..25 (context 11) and on nothing further away
+    changed = magnitude.copy()
+    changed[:, :, 26] += 3.0
+    assert np.allclose(mask_cnn.fcn_masks(model, changed)["vocals"][:, :, 20], predicted["vocals"][:, :, 20], atol=1e-6)
+    changed[:, :, 25] += 3.0
+    assert not np.allclose(mask_cnn.fcn_masks(model, changed)["vocals"][:, :, 20], predicted["vocals"][:, :, 20])
+
+
+def test_fcn_parameter_count_by_hand_and_s3s_convolutions():
+    # convs as the per-frame model's, then (bins 33 -> 16 -> 8) x 4 channels = 32 features x 2 taps -> 8 units,
+    # then 8 -> 3 sources x 33 bins
+    assert mask_cnn.build_fcn(TINY_FCN).count_params() == 40 + 3 * 148 + (32 * 2 * 8 + 8) + (8 * 99 + 99)
+    table = mask_cnn.parameter_table(mask_cnn.build_fcn())
+    convs = table.loc[table["type"] == "Conv2D", "params"]
+    assert tuple(convs) == mask_cnn.S3_LAYER_PARAMS[:4]  # S3's feature extractor, parameter for parameter
+    assert table.loc[table["layer"] == "dense_as_conv", "output"].item() == (None, 128)
+
+
+def oracle_network(mixture, sources, config):
+    """A stand-in for the FCN: finds each span's frames in the mixture and returns their IRM1 oracle masks."""
+    freq, half = config["n_fft"] // 2 + 1, config["context"] // 2
+    magnitude = np.abs(masks.stft(mixture, config["n_fft"], config["hop_length"])).astype(np.float32)
+    channels = magnitude.reshape(-1, freq, magnitude.shape[-1])
+    oracle = masks.oracle_masks(mixture, sources, "IRM1", config["n_fft"], config["hop_length"])
+    answers = np.stack([oracle[n].reshape(channels.shape) for n in config["sources"]], axis=2)  # (C, F, J, T)
+
+    class Oracle:
+        course_config = mask_cnn.check_config(config)
+
+        def __call__(self, spans, training=False):
+            spans = np.asarray(spans)
+            out = []
+            for channel, span in enumerate(spans):
+                centre = span[:, half:span.shape[-1] - half]
+                found = [int(np.flatnonzero(np.all(channels[channel] == frame[:, None], axis=0))[0])
+                         for frame in centre.T]  # every centre frame is exactly one of the mixture's
+                out.append(np.moveaxis(answers[channel][:, :, found], -1, 0).transpose(0, 2, 1))  # (T, J, F)
+            return np.stack(out)
+
+    return Oracle()
+
+
+@pytest.mark.parametrize("channels", [2, 1])
+def test_an_oracle_through_the_fcn_pipeline_scores_the_oracle(channels):
+    mixture, sources, _ = noise_track(0.5, channels=channels, seed=9)
+    config = {**TINY_FCN, "span_frames": 9}  # several spans
+    separator = mask_cnn.as_separator(oracle_network(mixture, sources, config))
+    estimates = cu.separate(mixture, SR, separator)
+    ideal = masks.oracle_separation(mixture, sources, "IRM1", 64, 16)
+    for name in sources:
+        assert np.max(np.abs(estimates[name] - ideal[name])) < 1e-9
+    assert np.allclose(sum(estimates.values()), mixture, atol=1e-9)  # ratio masks: the estimates add up
+
+
+def test_separator_on_a_tiny_track_and_wiener():
+    mixture, _, _ = noise_track(0.3, seed=10)
+    separator = mask_cnn.as_separator(mask_cnn.build_fcn(TINY_FCN))
+    plain = cu.separate(mixture, SR, separator)
+    assert list(plain) == TINY_FCN["sources"] and all(e.shape == mixture.shape for e in plain.values())
+    assert np.allclose(sum(plain.values()), mixture, atol=1e-5)  # float32 softmax masks add up to 1
+    filtered = cu.separate(mixture, SR, separator, wiener_iterations=1)
+    assert np.allclose(sum(filtered.values()), mixture, atol=1e-6)
+    assert not np.allclose(filtered["vocals"], plain["vocals"])
+
+
+def test_fcn_examples_are_the_chunk_and_its_sources_magnitudes():
+    mixture, sources, _ = noise_track(0.3, seed=11)
+    inputs, targets = mask_cnn.fcn_examples((mixture, sources, SR), TINY_FCN)
+    frames = 1 + len(mixture) // 16
+    assert inputs.shape == (2, FREQ, frames) and targets.shape == (2, frames - 10, 4, FREQ)
+    assert mask_cnn.fcn_example_shapes(TINY_FCN, len(mixture)) == (inputs.shape[1:], targets.shape[1:])
+    vocals = np.abs(masks.stft(sources["vocals"], 64, 16)).astype(np.float32)
+    assert np.array_equal(targets[:, :, 0], np.moveaxis(vocals[..., 5:frames - 5], -1, 1))
+    assert np.array_equal(targets[:, :, -1], np.moveaxis(inputs[..., 5:frames - 5], -1, 1))
+    chunk = {"mixture": mixture.astype(np.float32), **{k: v.astype(np.float32) for k, v in sources.items()}}
+    assert mask_cnn.fcn_examples(chunk, TINY_FCN)[1].shape == targets.shape  # a training.read_chunk dict works too
+    with pytest.raises(ValueError, match="lacks the stems"):
+        mask_cnn.fcn_examples((mixture, {"vocals": mixture}, SR), TINY_FCN)
+    with pytest.raises(ValueError, match="resample"):
+        mask_cnn.fcn_examples((mixture, sources, 16000), TINY_FCN)
+
+
+def test_magnitude_loss_by_hand():
+    y_true = np.zeros((1, 1, 3, 2), np.float32)
+    y_true[0, 0, :, :] = [[1.0, 0.0], [0.0, 2.0], [2.0, 2.0]]  # two sources, then the mixture
+    y_pred = np.array([[[[0.5, 0.0], [0.5, 1.0]]]], np.float32)  # masks: estimates [1, 0] and [1, 2]
+    assert float(mask_cnn.magnitude_loss("mse")(y_true, y_pred)[0]) == pytest.approx(1 / 4)
+    assert float(mask_cnn.magnitude_loss("l1")(y_true, y_pred)[0]) == pytest.approx(1 / 4)
+    with pytest.raises(ValueError, match="mse"):
+        mask_cnn.magnitude_loss("huber")
 
 
 # ---------------------------------------------------------------- weights
@@ -235,12 +348,15 @@ def test_weights_round_trip_and_refusals(tmp_path):
     assert np.array_equal(np.asarray(loaded(windows)), np.asarray(model(windows)))
     assert meta["source"] == "vocals" and meta["history"]["loss"] == [0.5, 0.4]
     mixture, _, _ = noise_track(0.2)
-    pair = mask_cnn.predict_masks(mixture, {"vocals": (loaded, meta)}, cutoff=None)["vocals"]  # config from the file
-    assert np.allclose(pair, mask_cnn.predict_masks(mixture, {"vocals": model}, TINY, cutoff=None)["vocals"], atol=1e-6)
+    from_file = cu.load_separator(path)  # one per-frame file: a separator of its source
+    assert from_file.sources == ("vocals",) and from_file.config == mask_cnn.check_config(TINY)
+    mask_cnn.save_weights(mask_cnn.build_mask_cnn(TINY), tmp_path / "drums.npz", "drums")
+    both = mask_cnn.load_frame_models({"vocals": path, "drums": tmp_path / "drums.npz"}, cutoff=None)  # a file each
+    assert both.sources == ("vocals", "drums")
+    with pytest.raises(ValueError, match="holds the 'vocals' model, not 'drums'"):
+        mask_cnn.load_frame_models({"drums": path})
     with pytest.raises(ValueError, match="another configuration"):
         mask_cnn.load_mask_cnn(path, config={**TINY, "context": 9})
-    with pytest.raises(ValueError, match="holds the 'vocals' model, not 'drums'"):
-        mask_cnn.load_mask_cnn(path, source="drums")
     with pytest.raises(FileNotFoundError):
         mask_cnn.load_mask_cnn(tmp_path / "missing.npz")
     np.savez(tmp_path / "other.npz", w000=np.ones(3))
@@ -248,33 +364,64 @@ def test_weights_round_trip_and_refusals(tmp_path):
         mask_cnn.load_mask_cnn(tmp_path / "other.npz")
     unet.save_weights(unet.build_unet((16, 16), base_filters=2), tmp_path / "unet.npz", {}, alpha=0.5)
     with pytest.raises(ValueError, match="not a mask CNN: load it with course_utils.load_separator"):
-        mask_cnn.load_mask_cnn(tmp_path / "unet.npz")
+        mask_cnn.load(tmp_path / "unet.npz")
+
+
+def test_fcn_file_loads_as_the_same_separator_and_refuses_another_configuration(tmp_path):
+    model = mask_cnn.build_fcn(TINY_FCN)
+    path = tmp_path / "fcn.npz"
+    mask_cnn.save_weights(model, path, history={"loss": [0.3], "best_epoch": 1}, training={"loss": "mse"})
+    separator = cu.load_separator(path)
+    assert separator.kind == "mask_cnn" and separator.sources == tuple(TINY_FCN["sources"])
+    assert separator.meta["training"] == {"loss": "mse"} and separator.meta["source"] is None
+    mixture, _, _ = noise_track(0.3, seed=12)
+    expected = cu.separate(mixture, SR, mask_cnn.as_separator(model))
+    again = cu.separate(mixture, SR, separator)
+    assert all(np.allclose(again[n], expected[n], atol=1e-3 * np.abs(mixture).max()) for n in expected)  # float16
+    assert mask_cnn.load(path, config=TINY_FCN).config == separator.config
+    with pytest.raises(ValueError, match="another configuration"):
+        mask_cnn.load(path, config={**TINY_FCN, "dense_units": 16})
+    with pytest.raises(ValueError, match="another configuration"):
+        mask_cnn.load(path, config=TINY)  # S3's per-frame model is another configuration of the same kind
 
 
 # ---------------------------------------------------------------- bad input
 
-def test_clear_errors_on_bad_input():
+@pytest.mark.parametrize("model", ["fcn", "frame"])
+def test_clear_errors_on_bad_input(model):
+    mixture, sources, _ = noise_track(0.3)
+    separator = (mask_cnn.as_separator(mask_cnn.build_fcn(TINY_FCN)) if model == "fcn"
+                 else mask_cnn.as_separator({"vocals": mask_cnn.build_mask_cnn(TINY)}))
+    with pytest.raises(ValueError, match="resample"):
+        cu.separate(mixture, 44100, separator)
+    with pytest.raises(ValueError, match="channels"):
+        cu.separate(mixture.T, SR, separator)
+    with pytest.raises(ValueError, match="silent"):
+        cu.separate(np.zeros_like(mixture), SR, separator)
+    with pytest.raises(ValueError, match="NaN|finite"):
+        cu.separate(np.where(np.arange(len(mixture))[:, None] == 5, np.nan, mixture), SR, separator)
+    with pytest.raises(ValueError, match="shorter than one STFT frame"):
+        cu.separate(mixture[:32], SR, separator)
+
+
+def test_clear_errors_on_bad_models_and_data():
     mixture, sources, _ = noise_track(0.3)
     model = mask_cnn.build_mask_cnn(TINY)
-    with pytest.raises(ValueError, match="resample"):
-        mask_cnn.separate(mixture, 44100, {"vocals": model})
-    with pytest.raises(ValueError, match="channels"):
-        mask_cnn.separate(mixture.T, SR, {"vocals": model})
-    with pytest.raises(ValueError, match="non-empty dict"):
-        mask_cnn.separate(mixture, SR, {})
-    with pytest.raises(ValueError, match="Give config"):
-        mask_cnn.separate(mixture, SR, {"vocals": lambda windows: windows[..., 0]})
-    with pytest.raises(ValueError, match="different configurations"):
-        mask_cnn.separate(mixture, SR, {"vocals": model, "drums": mask_cnn.build_mask_cnn({**TINY, "context": 9})})
-    with pytest.raises(ValueError, match="shorter than one STFT frame"):
-        mask_cnn.separate(mixture[:32], SR, {"vocals": model})
     with pytest.raises(ValueError, match="longer than the track"):
-        mask_cnn.separate(mixture[:64], SR, {"vocals": model})  # 5 frames < context 7
+        cu.separate(mixture[:64], SR, mask_cnn.as_separator({"vocals": model}))  # 5 frames < context 7
+    with pytest.raises(ValueError, match="non-empty dict"):
+        mask_cnn.as_separator({})
+    with pytest.raises(ValueError, match="Give config"):
+        mask_cnn.as_separator({"vocals": lambda windows: windows[..., 0]})
+    with pytest.raises(ValueError, match="different configurations"):
+        mask_cnn.as_separator({"vocals": model, "drums": mask_cnn.build_mask_cnn({**TINY, "context": 9})})
     with pytest.raises(ValueError, match="one mask value per bin"):
-        mask_cnn.separate(mixture, SR, {"vocals": lambda windows: windows}, config=TINY)
+        cu.separate(mixture, SR, mask_cnn.as_separator({"vocals": lambda windows: windows}, config=TINY))
+    with pytest.raises(ValueError, match="build_fcn"):
+        mask_cnn.as_separator(object())
     with pytest.raises(ValueError, match="resample"):
         mask_cnn.window_examples([(mixture, sources, 16000)], "vocals", TINY)
-    with pytest.raises(ValueError, match="musdb track or a"):
+    with pytest.raises(ValueError, match="musdb track"):
         mask_cnn.window_examples([mixture], "vocals", TINY)
     with pytest.raises(ValueError, match="frame_step"):
         mask_cnn.window_examples([(mixture, sources, SR)], "vocals", TINY, frame_step=0)
@@ -282,6 +429,10 @@ def test_clear_errors_on_bad_input():
         mask_cnn.window_examples([], "vocals", TINY)
     with pytest.raises(ValueError, match="source must be"):
         mask_cnn.save_weights(model, "unused.npz", source=None)
+    with pytest.raises(ValueError, match="time_kernel"):
+        mask_cnn.check_config({**TINY_FCN, "time_kernel": 4})
+    with pytest.raises(ValueError, match="'frame'.*'fcn'"):
+        mask_cnn.check_config({**TINY_FCN, "model": "unet"})
 
 
 def test_mask_scores_against_a_hand_count():

@@ -19,9 +19,12 @@ def script(name):
 def test_defaults_follow_the_data_mode():
     unet_sample, unet_full = script("train_unet").parse_args([]), script("train_unet").parse_args(["--full"])
     assert (unet_sample.epochs, unet_sample.remix) == (50, True) and (unet_full.epochs, unet_full.remix) == (40, False)
-    masks_sample, masks_full = script("train_mask_cnn").parse_args([]), script("train_mask_cnn").parse_args(["--full"])
-    assert masks_sample.remixes == 40 and masks_full.remixes == 0
+    masks_sample = script("train_mask_cnn").parse_args(["--models", "frame"])
+    masks_full = script("train_mask_cnn").parse_args(["--full"])
+    assert masks_sample.remixes == 40 and masks_full.remixes == 0 and masks_full.model_list == ["fcn"]
     assert masks_sample.source_list == ["vocals", "drums", "bass", "other"]
+    with pytest.raises(SystemExit):  # the separator trains on songs read from disk only
+        script("train_mask_cnn").parse_args([])
     auto = script("train_autoencoder").parse_args(["--normalisations", "cmvn"])
     assert auto.normalisation_list == ["cmvn"] and auto.threads == 1 and auto.out.endswith("weights")
 
@@ -100,10 +103,11 @@ def test_unet_full_resumes_to_the_same_weights(tiny_musdb, tmp_path):
     assert "resumed from" in out
     from course_utils import unet
 
-    resumed, meta = unet.load_unet(tmp_path / "cut" / "unet_full_alpha_1.npz", {**unet.FULL_CONFIG, "base_filters": 2})
-    uninterrupted, meta_plain = unet.load_unet(tmp_path / "plain" / "unet_full_alpha_1.npz")
+    resumed = unet.load(tmp_path / "cut" / "unet_full_alpha_1.npz", {**unet.FULL_CONFIG, "base_filters": 2})
+    uninterrupted = unet.load(tmp_path / "plain" / "unet_full_alpha_1.npz")
+    meta, meta_plain = resumed.meta, uninterrupted.meta
     assert meta["history"] == meta_plain["history"] and len(meta["training"]["val_loss"]) == 2
-    for a, b in zip(resumed.get_weights(), uninterrupted.get_weights()):
+    for a, b in zip(resumed.network.get_weights(), uninterrupted.network.get_weights()):
         assert np.array_equal(a, b)
 
 
@@ -112,12 +116,14 @@ def test_mask_cnn_and_autoencoder_full_write_loadable_weights(tiny_musdb, tmp_pa
 
     common = ["--full", "--musdb-root", tiny_musdb, "--checkpoint-dir", tmp_path / "ckpt", "--out", tmp_path,
               *SMALL_BUDGET]
-    out = run_mains(("train_mask_cnn", common + ["--sources", "vocals"]),
+    out = run_mains(("train_mask_cnn", common + ["--models", "fcn,frame", "--sources", "vocals"]),
                     ("train_autoencoder", common + ["--normalisations", "minmax", "--stats-blocks", "8"]))
     assert "2 training songs, 1 validation songs" in out
     _, meta = mask_cnn.load_mask_cnn(tmp_path / "mask_cnn_full_vocals.npz", mask_cnn.FULL_CONFIG, "vocals")
     assert len(meta["history"]["val_loss"]) == meta["training"]["epochs_run"] == 2
-    _, meta = autoencoder.load_autoencoder(tmp_path / "autoencoder_full_minmax.npz",
-                                           {**autoencoder.FULL_CONFIG, "normalisation": "minmax"})
+    separator = mask_cnn.load(tmp_path / "mask_cnn_full_fcn.npz")
+    assert separator.kind == "mask_cnn" and separator.config["sr"] == 44100
+    meta = autoencoder.load(tmp_path / "autoencoder_full_minmax.npz",
+                            {**autoencoder.FULL_CONFIG, "normalisation": "minmax"}).meta
     assert meta["history"]["best_epoch"] in (1, 2) and meta["history"]["training"]["steps_per_epoch"] == 2
-    assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == ["minmax", "vocals"]
+    assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == ["fcn", "minmax", "vocals"]

@@ -30,9 +30,10 @@ def test_full_mode_models_run_at_musdb_rate(notebook):
     assert settings.values(notebook, "full")["CONFIG"]["sr"] == 44100
 
 
-def test_full_mode_comparison_uses_full_configurations():
-    full = settings.values("10", "full")
-    assert {full[name]["sr"] for name in ("UNET_CONFIG", "MASK_CNN_CONFIG", "AUTOENCODER_CONFIG")} == {44100}
+def test_full_mode_comparison_loads_the_full_mode_weights():
+    sample, full = settings.values("11", "sample")["MODELS"], settings.values("11", "full")["MODELS"]
+    assert list(sample) == list(full) and all("_full" in name for name in full.values())
+    assert not any("_full" in name for name in sample.values())
 
 
 @pytest.mark.parametrize("args, message", [

@@ -1,8 +1,11 @@
 """Tests for course_utils/unet.py: shapes, network, loss, segments, sample-exact reconstruction, denoiser, weights."""
 import numpy as np
 import pytest
+import soundfile as sf
 
-from course_utils import masks, unet
+import course_utils as cu
+from course_utils import datasets, masks, unet
+from course_utils.weights import save_weights_file
 
 SR = 8000
 TINY = {"sr": SR, "n_fft": 64, "hop_length": 16, "segment_frames": 20, "n_levels": 2, "base_filters": 2,
@@ -16,6 +19,21 @@ def stereo_song(seconds=1.0, sr=SR, seed=0):
     vocals = rng.normal(0, 0.1, (t.size, 2)) * np.sin(2 * np.pi * 3 * t)[:, None]
     accompaniment = np.stack([0.3 * np.sin(2 * np.pi * 440 * t), 0.2 * np.sin(2 * np.pi * 660 * t)], axis=1)
     return {"mixture": vocals + accompaniment, "vocals": vocals, "accompaniment": accompaniment, "sr": sr}
+
+
+def write_musdb(root, names=("A - One", "B - Two"), seconds=1.0):
+    """A tiny MUSDB18-layout WAV tree root/train/<name>/{mixture,drums,bass,other,vocals}.wav at SR, stereo."""
+    n = int(seconds * SR)
+    for k, name in enumerate(names):
+        folder = root / "train" / name
+        folder.mkdir(parents=True)
+        rng = np.random.default_rng(k)
+        stems = {stem: (0.1 * rng.normal(size=(n, 2))).astype(np.float32) for stem in datasets.MUSDB_TARGETS}
+        for stem, audio in stems.items():
+            sf.write(folder / f"{stem}.wav", audio, SR, subtype="FLOAT")
+        sf.write(folder / "mixture.wav", sum(stems.values()), SR, subtype="FLOAT")
+    (root / "test").mkdir(exist_ok=True)
+    return root
 
 
 @pytest.mark.parametrize("shape", [(1025, 173), (513, 128), (1, 1), (17, 33), (16, 16), (31, 5, 3)])
@@ -78,48 +96,47 @@ def test_alpha_from_norms():
     assert unet.alpha_from_norms([1.0], [0.707 / 0.293]) == pytest.approx(0.707)
 
 
-def test_segments_cut_every_stem_at_the_same_offset():
+def test_chunk_examples_cut_every_stem_at_the_same_offset():
     song = stereo_song()
-    song = {**song, "vocals": 0.25 * song["mixture"], "accompaniment": 0.75 * song["mixture"]}
-    x, y = next(unet.segment_examples([song], TINY, seed=3))
-    assert x.shape == (36, 20, 1) and y.shape == (36, 20, 2)  # 33 bins padded to 36
+    chunk = {"mixture": song["mixture"], "vocals": 0.25 * song["mixture"], "accompaniment": 0.75 * song["mixture"]}
+    length = unet.segment_samples(TINY)
+    x, y = unet.chunk_examples({k: v[:length] for k, v in chunk.items()}, TINY)
+    assert x.shape == (2, 36, 20, 1) and y.shape == (2, 36, 20, 2)  # one example per channel; 33 bins padded to 36
+    assert (x.shape[1:], y.shape[1:]) == unet.example_shapes(TINY)
     assert np.allclose(y[..., 0], 0.25 * x[..., 0], atol=1e-5) and np.allclose(y[..., 1], 0.75 * x[..., 0], atol=1e-5)
-    assert x[33:].sum() == 0
+    assert x[:, 33:].sum() == 0
+    with pytest.raises(ValueError, match="one shape"):
+        unet.chunk_examples({**chunk, "vocals": chunk["vocals"][:, 0]}, TINY)
 
 
-def test_remixed_segments_are_valid_mixtures_of_two_songs():
-    tone, noise = stereo_song(seed=1), stereo_song(seed=2)
-    songs = [{**tone, "vocals": tone["mixture"], "accompaniment": 0 * tone["mixture"]},
-             {**noise, "vocals": 0 * noise["mixture"], "accompaniment": noise["mixture"]}]
-    examples = unet.segment_examples(songs, TINY, seed=0, remix=True)
-    pairs = [next(examples) for _ in range(40)]
-    # |X| = |gV + gA| <= g|V| + g|A|, with equality where only one song sounds
-    assert all(np.all(x[..., 0] <= y.sum(axis=-1) + 1e-4) for x, y in pairs)
-    both = [x for x, y in pairs if y[..., 0].max() > 0 and y[..., 1].max() > 0]
-    assert both, "some examples must mix the vocals of one song with the accompaniment of another"
-    plain = [next(unet.segment_examples(songs, TINY, seed=k)) for k in range(10)]
-    assert not [y for _, y in plain if y[..., 0].max() > 0 and y[..., 1].max() > 0], "without remix, songs stay apart"
+def test_segment_dataset_streams_remixed_valid_mixtures_from_disk(tmp_path):
+    root = write_musdb(tmp_path)
+    tracks = cu.load_musdb("full", subsets="train", root=root).tracks
+    x, y = next(iter(unet.segment_dataset(tracks, TINY, batch_size=4, seed=0, remix=True)))
+    assert x.shape == (4, 36, 20, 1) and y.shape == (4, 36, 20, 2)
+    assert np.all(x.numpy()[..., 0] <= y.numpy().sum(axis=-1) + 1e-4)  # |gV + gA| <= g|V| + g|A|: true mixtures
+    with pytest.raises(ValueError, match="resample"):
+        unet.segment_dataset(tracks, {**TINY, "sr": 16000})
 
 
-def test_oracle_mask_through_the_pipeline_equals_the_oracle():
+def oracle_network(mixture, stems, config, overlap):
+    """A stand-in network that outputs the oracle IRM1 magnitudes of exactly the blocks `as_separator` cuts."""
+    oracle = masks.oracle_masks(mixture, stems, "IRM1", config["n_fft"], config["hop_length"])
+    blocks = np.concatenate([masks.split_blocks(oracle[name], config["segment_frames"], overlap,
+                                                2 ** config["n_levels"])[0] for name in unet.SOURCES], axis=-1)
+    return lambda batch: blocks * batch
+
+
+@pytest.mark.parametrize("overlap", [0.0, 0.5])
+def test_oracle_through_the_separator_equals_the_oracle(overlap):
     song = stereo_song(seconds=1.3)
     stems = {"vocals": song["vocals"], "accompaniment": song["accompaniment"]}
-    oracle = masks.oracle_masks(song["mixture"], stems, "IRM1", TINY["n_fft"], TINY["hop_length"])
-    direct = masks.apply_masks(song["mixture"], oracle, TINY["n_fft"], TINY["hop_length"])
-    blocks = np.concatenate([unet.split_frames(oracle[name], 20, 4)[0] for name in unet.SOURCES], axis=-1)
-    estimates, magnitude = unet.predict_magnitudes(song["mixture"], lambda batch: blocks * batch, TINY)
-    through = masks.apply_masks(song["mixture"], unet.masks_from_magnitudes(estimates, magnitude, alpha=0.5),
-                                TINY["n_fft"], TINY["hop_length"])
+    direct = masks.oracle_separation(song["mixture"], stems, "IRM1", TINY["n_fft"], TINY["hop_length"])
+    model = unet.as_separator(oracle_network(song["mixture"], stems, TINY, overlap), TINY, 0.5, overlap)
+    through = cu.separate(song["mixture"], SR, model)
     for name in unet.SOURCES:
         assert through[name].shape == song["mixture"].shape
         assert np.max(np.abs(through[name] - direct[name])) < 1e-6
-
-
-def test_split_and_join_frames_are_exact_inverses():
-    spec = np.random.default_rng(1).random((2, 33, 47))
-    batch, layout = unet.split_frames(spec, 20, 16)
-    assert batch.shape == (6, 48, 32, 1)
-    assert np.array_equal(unet.join_frames(batch, layout)[0], spec)
 
 
 def test_denoiser_keeps_a_steady_tone_and_mutes_a_click_in_silence():
@@ -142,36 +159,55 @@ def tiny_weights(tmp_path):
     return path
 
 
-def test_separate_gives_aligned_estimates_that_add_up(tiny_weights):
+def test_separator_gives_aligned_estimates_that_add_up(tiny_weights):
     song = stereo_song(seconds=0.7)
+    model = cu.load_separator(tiny_weights)
+    assert model.kind == "unet" and model.sources == unet.SOURCES and model.meta["alpha"] == 0.5
     for mixture in (song["mixture"], song["mixture"][:, 0]):
-        estimates = unet.separate(mixture, sr=SR, weights=tiny_weights)
-        assert set(estimates) == set(unet.SOURCES)
-        assert estimates["vocals"].shape == mixture.shape
-        assert np.allclose(estimates["vocals"] + estimates["accompaniment"], mixture, atol=1e-6)
+        for wiener in (0, 1):
+            estimates = cu.separate(mixture, SR, model, wiener_iterations=wiener)
+            assert list(estimates) == list(unet.SOURCES)
+            assert estimates["vocals"].shape == mixture.shape
+            assert np.allclose(estimates["vocals"] + estimates["accompaniment"], mixture, atol=1e-4)
 
 
-def test_weights_for_another_configuration_are_rejected(tiny_weights):
-    other = unet.build_from_config({**TINY, "base_filters": 4})
-    with pytest.raises(ValueError, match="Build the model with the file's configuration"):
-        unet.load_weights_into(other, tiny_weights)
+def test_one_trained_output_gives_complementary_masks():
+    magnitude = np.array([[1.0, 2.0], [0.0, 4.0]])
+    estimates = {"vocals": np.array([[0.5, 3.0], [1.0, 1.0]]), "accompaniment": np.zeros((2, 2))}
+    result = unet.masks_from_magnitudes(estimates, magnitude, alpha=1)
+    assert list(result) == list(unet.SOURCES)
+    assert np.allclose(result["vocals"], [[0.5, 1.0], [0.0, 0.25]]) and np.allclose(sum(result.values()), 1.0)
+
+
+def test_weights_of_another_kind_or_configuration_are_rejected(tiny_weights, tmp_path):
     with pytest.raises(ValueError, match="another configuration"):
-        unet.load_unet(tiny_weights, config={**TINY, "n_fft": 128})
+        unet.load(tiny_weights, config={**TINY, "n_fft": 128})
     with pytest.raises(FileNotFoundError):
-        unet.load_unet(tiny_weights.parent / "missing.npz")
+        unet.load(tiny_weights.parent / "missing.npz")
+    model = unet.build_from_config(TINY)
+    save_weights_file(model, tmp_path / "other.npz", "mask_cnn", {"config": TINY})
+    with pytest.raises(ValueError, match="not a U-Net"):
+        unet.load(tmp_path / "other.npz")
+    with pytest.raises(ValueError, match="configuration's blocks"):
+        unet.as_separator(unet.build_from_config({**TINY, "segment_frames": 40}), TINY, 0.5)
+    with pytest.raises(ValueError, match="alpha"):
+        unet.as_separator(model, TINY, 2.0)
 
 
 def test_clear_errors_on_bad_input(tiny_weights):
     song = stereo_song()
-    with pytest.raises(ValueError, match="mono stem with a stereo"):
-        next(unet.segment_examples([{**song, "vocals": song["vocals"][:, 0]}], TINY))
+    model = unet.load(tiny_weights)
     with pytest.raises(ValueError, match="resample"):
-        next(unet.segment_examples([{**song, "sr": 44100}], TINY))
-    with pytest.raises(ValueError, match="resample"):
-        unet.separate(song["mixture"], sr=44100, weights=tiny_weights)
+        cu.separate(song["mixture"], 44100, model)
     with pytest.raises(ValueError, match="shorter than one STFT frame"):
         unet.check_config({**TINY, "segment_frames": 2})
     with pytest.raises(ValueError, match="shorter than one STFT frame"):
-        unet.separate(song["mixture"][:32], sr=SR, weights=tiny_weights)
+        cu.separate(song["mixture"][:32], SR, model)
     with pytest.raises(ValueError, match="channels"):
-        unet.separate(song["mixture"].T, sr=SR, weights=tiny_weights)
+        cu.separate(song["mixture"].T, SR, model)
+    with pytest.raises(ValueError, match="silent"):
+        cu.separate(np.zeros_like(song["mixture"]), SR, model)
+    broken = song["mixture"].copy()
+    broken[10, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN|finite"):
+        cu.separate(broken, SR, model)
