@@ -281,7 +281,8 @@ def feature_table(files, kind="mfcc_mean", segment_seconds=1.0, hop_seconds=None
         kinds or (n_rows, 64, 64) for the images. Row i of `table` describes `features[i]`.
     """
     # tqdm's text bar, not its notebook widget: a widget's saved state stays frozen at the value it had when the
-    # notebook was saved (0 % in an executed copy), while the text bar's last line reads 100 % once it has finished.
+    # notebook was saved (0 % in an executed copy), while the text bar's last line reads 100 % once it has finished;
+    # `delay` leaves out the 0 % line that a static view would show above it.
     from tqdm.std import tqdm
 
     if kind not in FEATURE_KINDS:
@@ -296,7 +297,8 @@ def feature_table(files, kind="mfcc_mean", segment_seconds=1.0, hop_seconds=None
             rows, features = cached["rows"], cached["features"]
     else:
         rows, features = [], []
-        for row_index, path in enumerate(tqdm(files["path"], desc=f"{kind} features", unit="file", file=sys.stderr, mininterval=1.0)):
+        for row_index, path in enumerate(tqdm(files["path"], desc=f"{kind} features", unit="file", file=sys.stderr,
+                                                 mininterval=1.0, delay=0.5)):
             per_segment = segment_features(load_speaker_file(path, sr=sr), sr, kind, segment_seconds, hop_seconds, n_mfcc)
             rows += [(row_index, k) for k in range(len(per_segment))]
             features.append(per_segment)

@@ -5,6 +5,7 @@ Used in: every notebook (setup cell and check cell); 00_course_map_and_audio_bas
 """
 import importlib
 import importlib.util
+import logging
 import os
 import platform
 import random
@@ -148,6 +149,7 @@ def _quiet_tensorflow():
     import. Errors still reach the notebook: the exception is raised after stderr is restored.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    logging.getLogger("tensorflow").addFilter(_drop_retracing_warning)  # adding the same filter twice is a no-op
     if "tensorflow" in sys.modules or importlib.util.find_spec("tensorflow") is None:
         return
     sys.stderr.flush()
@@ -160,6 +162,12 @@ def _quiet_tensorflow():
         os.dup2(saved, 2)
         os.close(saved)
         os.close(null)
+
+
+def _drop_retracing_warning(record):
+    """False for TensorFlow's "triggered tf.function retracing" warning: every Keras model traces its own predict
+    function once, so a notebook that compares several models (07's loss weights) sees it without anything wrong."""
+    return "triggered tf.function retracing" not in record.getMessage()
 
 
 def on_colab():

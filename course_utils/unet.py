@@ -555,3 +555,48 @@ def hilbert_denoise(audio, sr, window_seconds=0.2, hop_seconds=0.1, statistic="m
         keep = np.convolve(np.pad(keep, (fade // 2, fade - 1 - fade // 2), mode="edge"), ramp / ramp.sum(), "valid")
         keep = np.where(keep > 1.0 - 1e-9, 1.0, keep)  # exactly 1 away from muted regions
     return audio * (keep[:, None] if audio.ndim == 2 else keep)
+
+
+def vocal_rest_effects(vocals, estimate, mixture, sr, frame_seconds=0.1, rest_db=-40.0):
+    """What a vocals estimate does where BSS Eval cannot look: in the vocal rests, and to the sung frames.
+
+    Used in: 07 (S2's denoiser, section 8 and exercise 3).
+
+    BSS Eval leaves out frames whose reference is silent, so cleaning the rests never changes an SDR. This
+    measures them directly, on frames of `frame_seconds` (channels summed): a frame is a rest when the true
+    vocals there are more than `rest_db` dB below their loudest frame.
+
+    Args:
+        vocals: the true vocals; estimate: a vocals estimate; mixture: the mixture; each (n,) or (n, channels),
+            of the same shape.
+        sr: sample rate in Hz.
+        frame_seconds: frame length; rest_db: a negative level in dB.
+    Returns:
+        dict: "rest share" (fraction of the frames that are rests), "rest leakage dB" (the estimate's energy in
+        the rests relative to the mixture's there: how much accompaniment still sounds when the singer is silent;
+        -120 for none at all, NaN without rests) and "sung frames muted" (fraction of the sung frames where the estimate is more than
+        40 dB below the true vocals: a real note removed).
+    """
+    vocals, estimate, mixture = (masks.check_audio(a, what) for a, what in
+                                 ((vocals, "vocals"), (estimate, "estimate"), (mixture, "mixture")))
+    if not vocals.shape == estimate.shape == mixture.shape:
+        raise ValueError(f"vocals, estimate and mixture must have one shape, got {vocals.shape}, {estimate.shape} "
+                         f"and {mixture.shape}: pass the same excerpt of the same song.")
+    frame = int(round(frame_seconds * sr))
+    if sr <= 0 or frame < 1 or rest_db >= 0 or len(vocals) < frame:
+        raise ValueError(f"Need sr > 0, a frame of at least one sample within the audio and rest_db < 0; got sr={sr}, "
+                         f"frame_seconds={frame_seconds}, rest_db={rest_db}, {len(vocals)} samples.")
+
+    def energy(audio):
+        audio = audio.reshape(len(audio), -1)[:len(audio) // frame * frame]
+        return (audio ** 2).reshape(-1, frame, audio.shape[1]).sum(axis=(1, 2))
+
+    true, est, mix = energy(vocals), energy(estimate), energy(mixture)
+    if not true.any():
+        raise ValueError("The true vocals are silent everywhere: there is no singing to tell the rests from.")
+    rests = true < true.max() * 10 ** (rest_db / 10)
+    sung = ~rests
+    leakage = (10 * np.log10(max(est[rests].sum() / mix[rests].sum(), 1e-12)) if rests.any() and mix[rests].any()
+               else np.nan)
+    return {"rest share": float(rests.mean()), "rest leakage dB": float(leakage),
+            "sung frames muted": float(np.mean(est[sung] < true[sung] * 1e-4))}

@@ -14,6 +14,7 @@ after the same epochs is autoencoder.DEFAULT_WEIGHTS; weights/README.md lists th
         --epochs 1 > .cache/logs/train_autoencoder.log 2>&1 &                  # both normalisations, one epoch each
     python scripts/train_autoencoder.py --train-root .cache/rendered_music --steps-per-epoch 500 --epochs 7 \
         --lr-drop-epoch 5 --normalisations cmvn --resume                       # the chosen one, for more epochs
+    python scripts/train_autoencoder.py --train-root .cache/rendered_music --normalisations cmvn --export-best
 
 Bundled songs (no --train-root, no --full): 7 of the 8 bundled training songs train, the 8th decides when to stop;
 every epoch adds --remixes-per-epoch fresh mixtures of the training songs' stems (datasets.remix_tracks), all in
@@ -58,6 +59,9 @@ def parse_args(argv=None):
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--lr-drop-epoch", type=int,
                         help="streamed: from this epoch on (1-based) the learning rate is --lr / 10 (default: never)")
+    parser.add_argument("--export-best", action="store_true",
+                        help="streamed: write each weights file from the best epoch of its checkpoint so far, and stop "
+                             "(the run may go on in another process)")
     args = parser.parse_args(argv)
     args.normalisation_list = [n.strip() for n in args.normalisations.split(",") if n.strip()]
     unknown = sorted(set(args.normalisation_list) - set(autoencoder.NORMALISATIONS))
@@ -68,8 +72,9 @@ def parse_args(argv=None):
     streaming = bool(args.full or args.train_root)
     if streaming and args.remixes_per_epoch is not None:
         parser.error("--remixes-per-epoch is for the bundled songs; streamed training remixes every chunk (--remix)")
-    if not streaming and (args.remix is not None or args.steps_per_epoch or args.lr_drop_epoch):
-        parser.error("--remix, --steps-per-epoch and --lr-drop-epoch are for streamed training (--train-root or --full)")
+    if not streaming and (args.remix is not None or args.steps_per_epoch or args.lr_drop_epoch or args.export_best):
+        parser.error("--remix, --steps-per-epoch, --lr-drop-epoch and --export-best are for streamed training "
+                     "(--train-root or --full)")
     args.remixes_per_epoch = 16 if args.remixes_per_epoch is None else args.remixes_per_epoch
     args.remix = (not args.full) if args.remix is None else args.remix
     if args.remixes_per_epoch < 0 or (args.songs is not None and args.songs < (1 if streaming else 2)):
@@ -126,6 +131,9 @@ def main(argv=None):
             magnitudes = autoencoder.training_blocks(train_songs, config)[0][..., 0]
         model = autoencoder.build_from_config(config, autoencoder.normalisation_stats(magnitudes, normalisation))
         start = time.time()
+        if args.export_best:  # resume the checkpoint with no epoch left to run: the model gets its best epoch
+            state, _ = training_cli.best_checkpoint(Path(args.checkpoint_dir) / normalisation)
+            args.epochs, args.resume = state["epoch"], True
         if args.streaming:
             print(f"{normalisation}: at most {args.epochs} epochs x {steps} steps of batch {args.batch_size}",
                   flush=True)
@@ -146,17 +154,18 @@ def main(argv=None):
                 model, train_songs, config, val_songs, epochs=args.epochs, remixes_per_epoch=args.remixes_per_epoch,
                 batch_size=args.batch_size, patience=args.patience, seed=args.seed,
                 log=lambda line: print(f"{normalisation} {line}", flush=True))
-        seconds = time.time() - start
+        seconds = None if args.export_best else time.time() - start  # an export's training time is in the run's log
         history["training"] = {"epochs_run": len(history["loss"]), "max_epochs": args.epochs, "patience": args.patience,
                                "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
-                               "train_songs": len(train_songs), "val_songs": len(val_songs), "seconds": round(seconds),
+                               "train_songs": len(train_songs), "val_songs": len(val_songs),
+                               "seconds": seconds and round(seconds),
                                **({"steps_per_epoch": steps, "remix": args.remix, "lr_drop_epoch": args.lr_drop_epoch}
                                   if args.streaming else
                                   {"remixes_per_epoch": args.remixes_per_epoch})}
         out = Path(args.out) / autoencoder.weights_name(normalisation, mode)
         autoencoder.save_weights(model, out, config, history)
         results[normalisation] = min(history["val_loss"])
-        print(f"{normalisation}: {seconds:.0f} s, best epoch {history['best_epoch']} of {len(history['loss'])} "
+        print(f"{normalisation}: {seconds or 0:.0f} s, best epoch {history['best_epoch']} of {len(history['loss'])} "
               f"(validation loss {results[normalisation]:.4f}) -> {out} ({out.stat().st_size / 1e6:.2f} MB)",
               flush=True)
     if len(results) > 1:

@@ -12,7 +12,7 @@ the checkpoint is chosen on the validation songs (early stopping, the best epoch
     python scripts/train_mask_cnn.py --full --musdb-root /data/MUSDB18            # MUSDB18 at 44.1 kHz (GPU)
 
 --train-root DIR trains on DIR/train and validates on DIR/valid (`python data/build/render_training_set.py`)
-and writes weights/mask_cnn_sample_fcn.npz (mask_cnn.DEFAULT_WEIGHTS); --full reads musdb's 'train' and 'valid'
+and writes weights/mask_cnn_rendered_fcn.npz (mask_cnn.DEFAULT_WEIGHTS); --full reads musdb's 'train' and 'valid'
 splits and writes .cache/weights_full/mask_cnn_full_fcn.npz. A checkpoint after every epoch in
 --checkpoint-dir (default .cache/checkpoints/train_mask_cnn/<sample|full>); --resume continues.
 
@@ -206,7 +206,7 @@ def train_frame_models(args, mode, train, valid):
 def main(argv=None):
     args = parse_args(argv)
     runtime.seed_everything(args.seed, tensorflow=True, threads=args.threads)
-    mode = "full" if args.full else "sample"
+    mode = "full" if args.full else "rendered" if args.train_root else "sample"
     train = valid = None
     if args.streaming:
         if args.full:

@@ -94,3 +94,13 @@ def test_tensorflow_starts_without_log_lines_on_stderr():
                            "import sys; print('after', file=sys.stderr)"], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stderr.strip() == "after", done.stderr
+
+
+def test_seeding_drops_only_the_retracing_warning():
+    """Several Keras models in one notebook each trace a predict function: that warning is dropped, others stay."""
+    code = ("import course_utils as cu; cu.seed_everything(0, tensorflow=True); import tensorflow as tf; "
+            "tf.get_logger().warning('5 out of the last 18 calls to <f> triggered tf.function retracing.'); "
+            "tf.get_logger().warning('another warning')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "another warning" in done.stderr and "retracing" not in done.stderr, done.stderr

@@ -127,3 +127,16 @@ def test_mask_cnn_and_autoencoder_full_write_loadable_weights(tiny_musdb, tmp_pa
                             {**autoencoder.FULL_CONFIG, "normalisation": "minmax"}).meta
     assert meta["history"]["best_epoch"] in (1, 2) and meta["history"]["training"]["steps_per_epoch"] == 2
     assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == ["fcn", "minmax", "vocals"]
+    # --export-best writes the same weights from the checkpoints, without training
+    export = ["--full", "--musdb-root", tiny_musdb, "--checkpoint-dir", tmp_path / "ckpt", "--out", tmp_path / "export",
+              "--no-progress"]
+    out = run_mains(("train_autoencoder", export + ["--normalisations", "minmax", "--stats-blocks", "8",
+                                                    "--batch-size", "1", "--steps-per-epoch", "2"]
+                     + ["--export-best"]),
+                    ("train_mask_cnn", export + ["--batch-size", "1", "--steps-per-epoch", "2", "--export-best"]))
+    assert "fcn: exporting epoch" in out
+    config = {**autoencoder.FULL_CONFIG, "normalisation": "minmax"}
+    for name, load in (("autoencoder_full_minmax.npz", lambda path: autoencoder.load(path, config)),
+                       ("mask_cnn_full_fcn.npz", mask_cnn.load)):
+        for a, b in zip(load(tmp_path / name).network.get_weights(), load(tmp_path / "export" / name).network.get_weights()):
+            assert np.array_equal(a, b), name

@@ -211,3 +211,29 @@ def test_clear_errors_on_bad_input(tiny_weights):
     broken[10, 0] = np.nan
     with pytest.raises(ValueError, match="NaN|finite"):
         cu.separate(broken, SR, model)
+
+
+def test_vocal_rest_effects_measures_rests_and_muted_notes():
+    sr = 1000
+    t = np.arange(4 * sr) / sr
+    vocals = np.where(t < 2, np.sin(2 * np.pi * 50 * t), 0.0)  # sung for 2 s, then a rest
+    accompaniment = 0.5 * np.sin(2 * np.pi * 7 * t)
+    mixture = vocals + accompaniment
+    leaky = vocals + 0.1 * accompaniment
+    effects = unet.vocal_rest_effects(vocals, leaky, mixture, sr)
+    assert effects["rest share"] == pytest.approx(0.5)
+    assert effects["rest leakage dB"] == pytest.approx(-20.0, abs=0.01)  # 0.1 x the accompaniment in the rests
+    assert effects["sung frames muted"] == 0.0
+    muted = np.where(t < 1, leaky, 0.0)  # the first second kept: half the sung frames and every rest muted
+    after = unet.vocal_rest_effects(vocals, muted, mixture, sr)
+    assert after["rest leakage dB"] == -120.0
+    assert after["sung frames muted"] == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("case, match", [
+    ("shape", "one shape"), ("silent", "silent everywhere"), ("rest_db", "rest_db < 0")])
+def test_vocal_rest_effects_refuses_bad_input(case, match):
+    sr, x = 1000, np.random.default_rng(0).standard_normal(2000)
+    args = {"shape": (x, x[:1000], x), "silent": (np.zeros(2000), x, x), "rest_db": (x, x, x)}[case]
+    with pytest.raises(ValueError, match=match):
+        unet.vocal_rest_effects(*args, sr, rest_db=10.0 if case == "rest_db" else -40.0)
