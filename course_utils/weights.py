@@ -80,8 +80,9 @@ def read_weights_file(path, kind=None, how_to_get="train one and save it first")
             raise ValueError(f"{path} is a weights file of an older version of the course (format "
                              f"{meta.get('format')}, no model kind): retrain the model with this version's scripts.")
         if kind is not None and meta["kind"] != kind:
-            raise ValueError(f"{path} holds a {KINDS[meta['kind']]} ({meta['kind']!r}), not a {what}: load it with "
-                             f"course_utils.load_separator(path), which builds whatever model a file holds.")
+            held = KINDS[meta["kind"]]
+            raise ValueError(f"{path} holds {_article(held)} {held} ({meta['kind']!r}), not {_article(what)} {what}: "
+                             f"load it with course_utils.load_separator(path), which builds whatever model a file holds.")
         arrays = [data[k].astype(np.float32) if data[k].dtype == np.float16 else data[k]
                   for k in sorted(k for k in data.files if k.startswith("w"))]
     return meta, arrays
@@ -137,3 +138,8 @@ def build_and_load(path, meta, arrays, build, requested_config=None, layers_key=
                          f"{model.course_config}: the file is from another version of the course; retrain.")
     set_checked_weights(model, arrays, path)
     return model
+
+
+def _article(noun):
+    """'an' before a vowel sound ('an autoencoder', 'an Open-Unmix'), else 'a' ('a U-Net', 'a mask CNN')."""
+    return "an" if noun[:1].lower() in "aeio" else "a"

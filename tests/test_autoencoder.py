@@ -266,7 +266,7 @@ def test_a_weights_file_of_another_kind_is_refused(tmp_path):
 
     path = tmp_path / "other.npz"
     save_weights_file(autoencoder.build_from_config(TINY), path, "unet", {"config": TINY})
-    with pytest.raises(ValueError, match="not a autoencoder|load_separator"):
+    with pytest.raises(ValueError, match="not an autoencoder|load_separator"):
         autoencoder.load(path)
 
 
