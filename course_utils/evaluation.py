@@ -8,10 +8,15 @@ frame's scores to NaN when any reference (or estimate) is *exactly* zero in that
 where a reference is merely very quiet still gets a score, dominated by whatever else is there.
 `bss_eval_frames` flags such quiet frames so the aggregation can leave them out too. A full-length song
 is scored in chunks of `CHUNK_SECONDS` (whole 1-s frames, filters fitted per chunk), so that scoring a
-3-minute song needs the memory of a 45-s one.
+3-minute song needs the memory of a 45-s one. Scoring several methods on one short song repeats museval's work on
+the references; `bss_eval_frames` reuses it (`_reusing_reference_work`), with the same scores to within 1e-4 dB.
 """
+import contextlib
+from collections import OrderedDict
+
 import numpy as np
 import pandas as pd
+import scipy.linalg
 
 from .datasets import require_ffmpeg
 
@@ -20,6 +25,8 @@ SISEC_FILTERS_SECONDS = 512 / 44100  # museval's 512-tap distortion filters at M
 # Longer songs are scored in chunks of about this length, so that museval's memory does not grow with the song:
 # 45 s at 44.1 kHz plus the filters fit one 2**21-point FFT (a whole 3-min song: 2**23, over 3 GB for four targets).
 CHUNK_SECONDS = 45.0
+# Signals up to this long (the bundled songs) reuse museval's work on the references from one estimate to the next
+REUSE_MAX_SECONDS = 12.0
 
 # Median vocals SDR (dB) on the MUSDB18 test set (50 full songs, 44.1 kHz; SiSEC's median of frame medians):
 # other data than ours. name -> (SDR, source, conditions).
@@ -68,6 +75,64 @@ def museval_metrics():
     from museval import metrics
 
     return metrics
+
+
+class _ContentCache:
+    """A small least-recently-used cache keyed by the content of arrays: a cheap fingerprint, then exact equality."""
+
+    def __init__(self, size):
+        self.size, self.entries = size, OrderedDict()
+
+    def get(self, arrays, compute):
+        key = tuple((a.shape, a.dtype.str, a.ravel()[:: max(1, a.size // 256)].tobytes()) for a in arrays)
+        for stored, value in self.entries.get(key, ()):
+            if all(np.array_equal(a, b) for a, b in zip(stored, arrays)):
+                self.entries.move_to_end(key)
+                return value
+        value = compute()
+        self.entries.setdefault(key, []).append(([np.array(a) for a in arrays], value))
+        self.entries.move_to_end(key)
+        while len(self.entries) > self.size:
+            self.entries.popitem(last=False)
+        return value
+
+
+# museval's work that depends on the references alone: their correlations, and the factorisation of the matrix that
+# every estimate's projection solves (one per song or chunk for all targets, one per target alone)
+_CORRELATIONS, _FACTORS = _ContentCache(2), _ContentCache(2 * (1 + 5))
+
+
+class _ReusingLinalg:
+    """numpy.linalg as museval.metrics calls it, whose solve reuses the LU factors of a matrix it has factorised."""
+
+    def __getattr__(self, name):
+        return getattr(np.linalg, name)
+
+    @staticmethod
+    def solve(a, b):
+        factors = _FACTORS.get([a], lambda: scipy.linalg.lu_factor(a, check_finite=False))
+        return scipy.linalg.lu_solve(factors, b, check_finite=False)
+
+
+class _ReusingNumpy:
+    linalg = _ReusingLinalg()
+
+    def __getattr__(self, name):
+        return getattr(np, name)
+
+
+@contextlib.contextmanager
+def _reusing_reference_work(metrics):
+    """museval.metrics, for the duration, keeps what depends on the references alone and reuses it for the next
+    estimate of the same song: scoring N methods on a song costs far less than N times one."""
+    correlations = metrics._compute_reference_correlations
+    metrics._compute_reference_correlations = lambda references, filters_len: _CORRELATIONS.get(
+        [references, np.array(filters_len)], lambda: correlations(references, filters_len))
+    metrics.np = _ReusingNumpy()
+    try:
+        yield
+    finally:
+        metrics._compute_reference_correlations, metrics.np = correlations, np
 
 
 def _check_pair(name, reference, estimate, sr):
@@ -169,9 +234,12 @@ def bss_eval_frames(references, estimates, sr, window_seconds=1.0, hop_seconds=1
         raise ValueError(f"All references must have the same shape, got {sorted(shapes)}.")
     window, hop = int(window_seconds * sr), int(hop_seconds * sr)
     chunks = _chunks(len(pairs[0][0]), window, hop, chunk_seconds and int(chunk_seconds * sr))
-    scores = [museval_metrics().bss_eval(
-        np.stack([ref[part] for ref, _ in pairs]), np.stack([est[part] for _, est in pairs]), window=window, hop=hop,
-        filters_len=int(round(filters_seconds * sr)))[:4] for part in chunks]
+    metrics = museval_metrics()
+    short = len(pairs[0][0]) <= REUSE_MAX_SECONDS * sr  # what museval keeps of a long song would cost too much memory
+    with _reusing_reference_work(metrics) if short else contextlib.nullcontext():
+        scores = [metrics.bss_eval(
+            np.stack([ref[part] for ref, _ in pairs]), np.stack([est[part] for _, est in pairs]), window=window,
+            hop=hop, filters_len=int(round(filters_seconds * sr)))[:4] for part in chunks]
     sdr, isr, sir, sar = (np.concatenate(metric, axis=1) for metric in zip(*scores))
     levels = np.stack([frame_levels_db(ref, sr, window_seconds, hop_seconds) for ref, _ in pairs])
     excluded = np.isnan(sdr).any(axis=0)

@@ -145,3 +145,24 @@ def test_published_figures_sit_in_the_rows_of_our_methods():
     assert table[("MUSDB18, published", "conditions")].str.len().gt(0).all()
     with pytest.raises(ValueError, match="No published figure for \\['U-Net'\\]"):
         evaluation.published_table({"U-Net": "U-Net (S2)"})
+
+
+def test_reusing_the_references_work_gives_museval_s_scores():
+    """Several estimates of one song scored in a row (work on the references reused) score as museval alone does."""
+    from course_utils.evaluation import _reusing_reference_work, museval_metrics
+
+    rng = np.random.default_rng(3)
+    sr = 8000
+    references = {name: rng.standard_normal((2 * sr, 2)) for name in ("vocals", "accompaniment")}
+    metrics = museval_metrics()
+    for noise in (0.1, 0.3, 0.1):
+        estimates = {name: ref + noise * rng.standard_normal(ref.shape) for name, ref in references.items()}
+        ours = evaluation.bss_eval_frames(references, estimates, sr)
+        plain = metrics.bss_eval(np.stack(list(references.values())), np.stack(list(estimates.values())),
+                                 window=sr, hop=sr, filters_len=int(round(evaluation.SISEC_FILTERS_SECONDS * sr)))
+        assert np.allclose(ours.query("target == 'vocals'")["SDR"], plain[0][0], atol=1e-4)
+        assert np.allclose(ours.query("target == 'accompaniment'")["SIR"], plain[2][1], atol=1e-4)
+    original = metrics._compute_reference_correlations
+    with _reusing_reference_work(metrics):
+        assert metrics.np is not np and metrics._compute_reference_correlations is not original
+    assert metrics.np is np and metrics._compute_reference_correlations is original  # museval is left as it was
