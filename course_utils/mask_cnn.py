@@ -1,7 +1,7 @@
 """S3's binary-mask CNN (the lesson) and the mask CNN that separates: one fully convolutional pass, soft masks.
 
-Used in: 08_binary_mask_cnn.ipynb, 10 (the grand comparison); scripts/train_mask_cnn.py,
-benchmarks/separation_speed.py.
+Used in: 08_binary_mask_cnn.ipynb, 09 (`parameter_table`, `mask_activity`, `describe_mask_activity`), 11 (the
+grand comparison); scripts/train_mask_cnn.py, benchmarks/separation_speed.py.
 
 S3 (Tkachuk) turns separation into classification: for each source, a CNN sees 25 frames of the
 mixture's 513-bin magnitude spectrogram (one channel) and predicts, for the *centre* frame, which of
@@ -50,7 +50,7 @@ FCN_SAMPLE_CONFIG = {  # the separator: S3's convs, 25-frame receptive field, on
     "dropout": 0.0, "dense_dropout": 0.2, "negative_slope": 0.01, "sources": list(SOURCES), "span_frames": 1024,
 }
 FCN_FULL_CONFIG = {**FCN_SAMPLE_CONFIG, "sr": 44100}
-DEFAULT_WEIGHTS = "mask_cnn_sample_fcn.npz"  # the shipped separator (weights/): notebooks 08, 10 and the benchmark
+DEFAULT_WEIGHTS = "mask_cnn_rendered_fcn.npz"  # the shipped separator (weights/): notebooks 08, 10 and the benchmark
 S3_LAYER_PARAMS = (320, 4624, 9280, 9232, 233600, 66177)  # S3's torchinfo table: 4 convs, 2 dense; 323,233 in all
 S3_ACCURACY = {  # S3's bin accuracies on MUSDB18 (its tables: training / validation)
     "training": {"vocals": 0.772, "drums": 0.766, "bass": 0.944, "other": 0.764},
@@ -854,10 +854,25 @@ def as_separator(network, config=None, cutoff=0.5, batch_size=256, meta=None):
                      network, meta or {})
 
 
+def _bin_counts(predicted, targets, cutoff):
+    """Per source: (hits, bins claimed, bins that are the source's, all bins), pooled over tracks."""
+    if len(predicted) != len(targets) or not predicted:
+        raise ValueError(f"Give one predicted and one target dict per track: {len(predicted)} and {len(targets)}.")
+    counts = {}
+    for estimate, target in zip(predicted, targets):
+        for name, ideal in target.items():
+            if name not in estimate or np.shape(estimate[name]) != np.shape(ideal):
+                raise ValueError(f"No predicted {name!r} mask shaped {np.shape(ideal)}: predict every source of the "
+                                 f"targets with the same STFT settings.")
+            p, t = np.asarray(estimate[name]) >= cutoff, np.asarray(ideal).astype(bool)
+            counts[name] = counts.get(name, 0) + np.array([np.sum(p & t), p.sum(), t.sum(), t.size])
+    return counts
+
+
 def mask_scores(predicted, targets, cutoff=0.5):
     """Bin accuracy of predicted masks, read properly: next to the all-zeros mask, with recall and precision.
 
-    Used in: 08 (section 6).
+    Used in: tests (08 uses `accuracy_against_trivial_masks`, which adds the all-ones mask and balanced accuracy).
 
     Accuracy alone rewards silence: where only 13 % of the bins are 1, a mask of zeros is 87 % accurate.
     Recall (the share of the source's bins found) and precision (the share of bins claimed that are the
@@ -871,17 +886,127 @@ def mask_scores(predicted, targets, cutoff=0.5):
         DataFrame indexed by source with columns accuracy, all-zeros accuracy, recall, precision, pooled
         over every bin of every track.
     """
-    if len(predicted) != len(targets) or not predicted:
-        raise ValueError(f"Give one predicted and one target dict per track: {len(predicted)} and {len(targets)}.")
-    counts = {}
-    for estimate, target in zip(predicted, targets):
-        for name, ideal in target.items():
-            if name not in estimate or np.shape(estimate[name]) != np.shape(ideal):
-                raise ValueError(f"No predicted {name!r} mask shaped {np.shape(ideal)}: predict every source of the "
-                                 f"targets with the same STFT settings.")
-            p, t = np.asarray(estimate[name]) >= cutoff, np.asarray(ideal).astype(bool)
-            counts[name] = counts.get(name, 0) + np.array([np.sum(p & t), p.sum(), t.sum(), t.size])
     rows = {name: {"accuracy": (n - claimed - actual + 2 * hits) / n, "all-zeros accuracy": 1 - actual / n,
                    "recall": hits / max(actual, 1), "precision": hits / max(claimed, 1)}
-            for name, (hits, claimed, actual, n) in counts.items()}
+            for name, (hits, claimed, actual, n) in _bin_counts(predicted, targets, cutoff).items()}
     return pd.DataFrame(rows).T
+
+
+def accuracy_against_trivial_masks(predicted, targets, cutoff=0.5, margin=0.02):
+    """Bin accuracy next to both trivial masks (all zeros, all ones), with balanced accuracy, recall and precision.
+
+    Used in: 08_binary_mask_cnn.ipynb (section 6).
+
+    Binary-mask targets are imbalanced (vocals: 1 bin in 6; drums: 2 in 3), so a mask that never (or always)
+    says "source" is right on every bin of the larger class. An accuracy means something only above the better
+    of the two trivial masks. Balanced accuracy, the mean of recall and specificity (the share of the other
+    bins left out), is 0.5 for both trivial masks whatever the imbalance.
+
+    Args:
+        predicted, targets, cutoff: as `mask_scores`.
+        margin: accuracy gains over the better trivial mask below this (a fraction: 0.02 = 2 points) are
+            called "about as good as a trivial mask" in the verdict column.
+    Returns:
+        DataFrame indexed by source with columns accuracy, all-zeros accuracy, all-ones accuracy,
+        over the better trivial mask (accuracy minus it, a fraction), balanced accuracy, recall, precision,
+        and verdict (text), pooled over every bin of every track.
+    """
+    rows = {}
+    for name, (hits, claimed, actual, n) in _bin_counts(predicted, targets, cutoff).items():
+        accuracy = (n - claimed - actual + 2 * hits) / n
+        trivial = max(1 - actual / n, actual / n)
+        recall = hits / max(actual, 1)
+        specificity = (n - claimed - actual + hits) / max(n - actual, 1)
+        gain = accuracy - trivial
+        rows[name] = {"accuracy": accuracy, "all-zeros accuracy": 1 - actual / n, "all-ones accuracy": actual / n,
+                      "over the better trivial mask": gain, "balanced accuracy": (recall + specificity) / 2,
+                      "recall": recall, "precision": hits / max(claimed, 1),
+                      "verdict": ("below a trivial mask" if gain < 0 else "above both trivial masks" if gain >= margin
+                                  else f"about as good as a trivial mask (less than {100 * margin:g} points above)")}
+    return pd.DataFrame(rows).T.infer_objects()
+
+
+def mask_activity(mask, source_magnitude, sr, rest_db=-40.0, bands_hz=(0, 2000, 5000)):
+    """How far a source's mask follows the source: in its rests, where it sounds, over time, across frequency.
+
+    Used in: 09_cnn_autoencoder.ipynb (section 7), 08_binary_mask_cnn.ipynb (section 9).
+
+    A mask that lets the source through only where it sounds is near 0 in the source's rests. A mask that is
+    a fixed filter (the same gain in every frame) is as open in the rests as anywhere else, and all its
+    variation is across frequency: its "static share" (the share of the mask's variance explained by each
+    bin's mean over time) is 1. The oracle ratio mask of the same song is the reference to read both against.
+
+    Args:
+        mask: the source's mask, (freq, frames) or (channels, freq, frames), values in [0, 1].
+        source_magnitude: the true source's magnitude spectrogram, the same shape (`masks.stft` of the stem).
+        sr: sample rate in Hz (the bins span 0 to sr / 2).
+        rest_db: a frame is a *rest* where the source's energy is more than this many dB below its loudest frame.
+        bands_hz: lower edges of the frequency bands whose mean gain is reported (the last band ends at sr / 2;
+            edges at or above sr / 2 are left out).
+    Returns:
+        pandas Series: "rest frames" (share of the frames), "mean in the rests", "mean where it sounds",
+        "static share", and "mean a-b kHz" for each band.
+    """
+    mask, source = np.asarray(mask, dtype=float), np.abs(np.asarray(source_magnitude, dtype=float))
+    if mask.shape != source.shape or mask.ndim not in (2, 3):
+        raise ValueError(f"mask {mask.shape} and source magnitude {source.shape} must have the same (freq, frames) or "
+                         f"(channels, freq, frames) shape: compute both with the same STFT.")
+    if not np.any(source):
+        raise ValueError("The source is silent: it has no rests to compare with; pick a song where it sounds.")
+    mask, source = (mask[None], source[None]) if mask.ndim == 2 else (mask, source)
+    energy = np.sum(source ** 2, axis=(0, 1))
+    level_db = 10 * np.log10(np.maximum(energy, 1e-20) / energy.max())
+    rest = level_db < rest_db
+    per_bin = mask.mean(axis=2, keepdims=True)
+    total = np.var(mask)
+    result = {"rest frames": rest.mean(),
+              "mean in the rests": mask[..., rest].mean() if rest.any() else np.nan,
+              "mean where it sounds": mask[..., ~rest].mean(),
+              "static share": np.var(np.broadcast_to(per_bin, mask.shape)) / total if total > 0 else 1.0}
+    hz = np.linspace(0, sr / 2, mask.shape[1])
+    edges = [*(low for low in bands_hz if low < sr / 2), sr / 2 + 1]  # bands above sr / 2 are left out
+    profile = mask.mean(axis=(0, 2))
+    for low, high in zip(edges[:-1], edges[1:]):
+        inside = (hz >= low) & (hz < high)
+        result[f"mean {low / 1000:.3g}-{min(high, sr / 2) / 1000:.3g} kHz"] = profile[inside].mean()
+    return pd.Series(result)
+
+
+def describe_mask_activity(activity, name, reference="oracle IRM1", open_ratio=0.5, closed_ratio=0.2):
+    """One sentence, from the numbers, on whether a mask follows its source or stays open like a fixed filter.
+
+    Used in: 09_cnn_autoencoder.ipynb (section 7), 08_binary_mask_cnn.ipynb (section 9).
+
+    Args:
+        activity: DataFrame with one `mask_activity` Series per column, e.g. {"oracle IRM1": ..., "mask CNN": ...}.
+        name: the column described; reference: the column it is read against (the oracle of the same song).
+        open_ratio: the mask "stays open through the rests" when its mean in the rests is at least this share of
+            its mean where the source sounds; closed_ratio: below this share it "closes" there, in between it
+            "closes only partly".
+    Returns:
+        str.
+    """
+    for column in (name, reference):
+        if column not in activity.columns:
+            raise ValueError(f"No column {column!r} in activity; it has {list(activity.columns)}.")
+    mask, ref = activity[name], activity[reference]
+    rest, sounds = mask["mean in the rests"], mask["mean where it sounds"]
+    bands = [label for label in activity.index if label.startswith("mean ") and label.endswith(" kHz")]
+    if np.isnan(rest):
+        timing = "the source has no rests in this excerpt, so whether the mask closes in them cannot be seen"
+    elif rest >= open_ratio * sounds:
+        timing = ("it stays open through the source's rests" + (", close to a fixed filter"
+                                                               if mask["static share"] >= 0.5 else ""))
+    else:
+        ref_ratio = ref["mean in the rests"] / max(ref["mean where it sounds"], 1e-12)
+        ratio = rest / max(sounds, 1e-12)
+        partly = "only partly " if ratio >= closed_ratio else ""
+        timing = (f"it closes {partly}in the source's rests, to {ratio:.0%} of its opening where the source sounds "
+                  f"({reference}: {ref_ratio:.0%})")
+    shape = (f"its mean gain is {'higher' if mask[bands[0]] > mask[bands[-1]] else 'not higher'} at "
+             f"{bands[0][5:]} than at {bands[-1][5:]} ({mask[bands[0]]:.2f} vs {mask[bands[-1]]:.2f}; "
+             f"{reference}: {ref[bands[0]]:.2f} vs {ref[bands[-1]]:.2f})")
+    return (f"{name}: mean gain {rest:.2f} in the rests ({mask['rest frames']:.0%} of the frames) and {sounds:.2f} "
+            f"where the source sounds ({reference}: {ref['mean in the rests']:.2f} and "
+            f"{ref['mean where it sounds']:.2f}); {mask['static share']:.0%} of its variance is a fixed gain per bin "
+            f"({reference}: {ref['static share']:.0%}). So {timing}; {shape}.")

@@ -1,6 +1,7 @@
 """Tests for course_utils/mask_cnn.py: targets, context windows, S3's network, the FCN separator, training data,
 separation through course_utils.separate, weights, refusals."""
 import numpy as np
+import pandas as pd
 import pytest
 
 import course_utils as cu
@@ -447,3 +448,61 @@ def test_mask_scores_against_a_hand_count():
         mask_cnn.mask_scores([predicted], [])
     with pytest.raises(ValueError, match="No predicted 'vocals' mask"):
         mask_cnn.mask_scores([{"vocals": np.zeros(3)}], [target])
+
+
+def test_accuracy_against_trivial_masks_by_hand():
+    target = {"vocals": np.array([[1, 0, 0, 0], [1, 1, 0, 0]])}  # 3 of 8 bins are the source's
+    predicted = {"vocals": np.array([[0.9, 0.6, 0.1, 0.2], [0.4, 0.8, 0.0, 0.0]])}  # hits 2, claimed 3
+    scores = mask_cnn.accuracy_against_trivial_masks([predicted], [target]).loc["vocals"]
+    assert scores["accuracy"] == pytest.approx(6 / 8)
+    assert scores["all-zeros accuracy"] == pytest.approx(5 / 8) and scores["all-ones accuracy"] == pytest.approx(3 / 8)
+    assert scores["over the better trivial mask"] == pytest.approx(6 / 8 - 5 / 8)
+    assert scores["balanced accuracy"] == pytest.approx((2 / 3 + 4 / 5) / 2)  # recall 2/3, specificity 4/5
+    assert scores["verdict"] == "above both trivial masks"
+    for trivial in (np.zeros((2, 4)), np.ones((2, 4))):  # either trivial mask: balanced accuracy 0.5, no gain
+        row = mask_cnn.accuracy_against_trivial_masks([{"vocals": trivial}], [target]).loc["vocals"]
+        assert row["balanced accuracy"] == pytest.approx(0.5) and row["over the better trivial mask"] <= 0
+        assert row["verdict"] != "above both trivial masks"
+    close = {"vocals": np.array([[1, 0, 0, 0], [0, 0, 0, 0]])}  # 6 of 8 right: 1 bin more than the all-zeros mask
+    assert "about as good" in mask_cnn.accuracy_against_trivial_masks([close], [target], margin=0.2).loc[
+        "vocals", "verdict"]
+    with pytest.raises(ValueError, match="one predicted and one target"):
+        mask_cnn.accuracy_against_trivial_masks([predicted], [])
+
+
+def test_mask_activity_tells_a_static_filter_from_a_mask_that_follows_the_source():
+    rng = np.random.default_rng(0)
+    source = rng.random((2, 33, 40)) + 0.1
+    source[..., 20:] = 0.0  # the source rests in the second half
+    follows = np.where(source > 0, 0.8, 0.0)
+    static = np.broadcast_to(np.linspace(1.0, 0.0, 33)[None, :, None], source.shape)
+    a = mask_cnn.mask_activity(follows, source, sr=SR)
+    b = mask_cnn.mask_activity(static, source, sr=SR, bands_hz=(0, 2000))
+    assert a["rest frames"] == pytest.approx(0.5) and a["mean in the rests"] == 0 and a["mean where it sounds"] == 0.8
+    assert a["static share"] == pytest.approx(0.0)
+    assert b["mean in the rests"] == pytest.approx(b["mean where it sounds"]) and b["static share"] == pytest.approx(1)
+    assert b["mean 0-2 kHz"] > b["mean 2-4 kHz"]  # a low-pass filter
+    assert mask_cnn.mask_activity(follows[0], source[0], sr=SR)["mean in the rests"] == 0  # mono works too
+    with pytest.raises(ValueError, match="same"):
+        mask_cnn.mask_activity(follows[0], source, sr=SR)
+    with pytest.raises(ValueError, match="silent"):
+        mask_cnn.mask_activity(follows, np.zeros_like(source), sr=SR)
+
+
+def test_describe_mask_activity_reads_the_numbers():
+    rng = np.random.default_rng(1)
+    source = rng.random((2, 33, 40)) + 0.1
+    source[..., 20:] = 0.0
+    activity = pd.DataFrame({
+        "oracle IRM1": mask_cnn.mask_activity(np.where(source > 0, 0.8, 0.0), source, sr=SR),
+        "fixed": mask_cnn.mask_activity(np.broadcast_to(np.linspace(1, 0, 33)[None, :, None], source.shape), source,
+                                        SR)})
+    fixed = mask_cnn.describe_mask_activity(activity, "fixed")
+    assert "stays open through the source's rests, close to a fixed filter" in fixed and "is higher at 0-2 kHz" in fixed
+    oracle = mask_cnn.describe_mask_activity(activity, "oracle IRM1")
+    assert "closes in the source's rests, to 0%" in oracle and "0% of its variance" in oracle
+    half = mask_cnn.mask_activity(np.where(source > 0, 0.8, 0.3), source, sr=SR)
+    assert "closes only partly in the source's rests, to 3" in mask_cnn.describe_mask_activity(
+        activity.assign(half=half), "half")
+    with pytest.raises(ValueError, match="No column"):
+        mask_cnn.describe_mask_activity(activity, "U-Net")
