@@ -12,6 +12,7 @@ Budgets (epochs, steps) go in with --param NOTEBOOK NAME=VALUE (the value is rea
 Executed notebooks go to build/full_mode_memory/.
 """
 import argparse
+import json
 import subprocess
 import sys
 import time
@@ -30,9 +31,15 @@ SONGS_PARAMETER = {"06": "N_TRACKS"}  # the others call it MAX_TEST_TRACKS
 WEIGHTS_NOTEBOOKS = ("07", "08", "09", "10", "11")
 GROWTH_LIMIT, PEAK_LIMIT_GB = 0.10, 6.0
 
+# papermill fails a cell whose output reaches it more than nbclient's iopub_timeout (4 s) after the cell's end, which
+# happens on a loaded machine; this gives the output time to arrive (it does not limit how long a cell runs)
+IOPUB_TIMEOUT_S = 600
 # a process whose only child is papermill (and, below it, the notebook's kernel): its children's peak is the kernel's
 _WRAPPER = ("import resource, subprocess, sys; code = subprocess.run(sys.argv[1:]).returncode; "
             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(code)")
+# papermill's Python API, which (unlike its command line) passes iopub_timeout on to nbclient
+_PAPERMILL = ("import json, sys, papermill; papermill.execute_notebook(sys.argv[1], sys.argv[2], kernel_name='python3', "
+              "parameters=json.loads(sys.argv[3]), progress_bar=False, iopub_timeout=int(sys.argv[4]))")
 
 
 def peak_memory_gb(notebook, parameters, out):
@@ -40,10 +47,8 @@ def peak_memory_gb(notebook, parameters, out):
 
     Used in: this script.
     """
-    command = [sys.executable, "-m", "papermill", "-k", "python3", "--log-level", "WARNING",
-               f"{NOTEBOOKS[notebook]}.ipynb", str(out)]
-    for name, value in parameters.items():
-        command += ["-y", yaml.safe_dump({name: value}, default_flow_style=True).strip()]
+    command = [sys.executable, "-c", _PAPERMILL, f"{NOTEBOOKS[notebook]}.ipynb", str(out), json.dumps(parameters),
+               str(IOPUB_TIMEOUT_S)]
     start = time.perf_counter()
     result = subprocess.run([sys.executable, "-c", _WRAPPER, *command], cwd=ROOT / "notebooks",
                             capture_output=True, text=True)

@@ -142,13 +142,16 @@ def nmf_oracle_assigned(mixture, sr, oracle, n_components=16, seed=0, max_iter=2
         templates, activations = librosa.decompose.decompose(magnitude, transformer=model, sort=True)
     vocal_bins = masks.ratio_masks({k: np.abs(masks.stft(v.mean(axis=1), n_fft, hop_length))
                                     for k, v in oracle.items()})["vocals"] > 0.5
-    components = [np.outer(w, h) for w, h in zip(templates.T, activations)]
-    share = np.array([np.sum(c * vocal_bins) / max(np.sum(c), 1e-12) for c in components])
-    model_share = np.sum(sum(components) * vocal_bins) / np.sum(sum(components))
+    # component k's energy is sum(outer(w_k, h_k)) = sum(w_k) * sum(h_k), and inside the vocal bins w_k . V h_k:
+    # products of the small factors rather than n_components spectrograms the size of the song's
+    in_vocal_bins = np.sum(templates * (vocal_bins.astype(np.float64) @ activations.T), axis=0)
+    energy = templates.sum(axis=0) * activations.sum(axis=1)
+    share = in_vocal_bins / np.maximum(energy, 1e-12)
+    model_share = np.sum(in_vocal_bins) / np.sum(energy)
     is_vocal = share > model_share
     is_vocal[np.argmax(share)] = True
-    estimated = {"vocals": sum(c for c, v in zip(components, is_vocal) if v),
-                 "accompaniment": sum((c for c, v in zip(components, is_vocal) if not v), np.zeros_like(magnitude))}
+    estimated = {"vocals": templates[:, is_vocal] @ activations[is_vocal],
+                 "accompaniment": templates[:, ~is_vocal] @ activations[~is_vocal]}
     return masks.separate_with_masks(mixture, estimated, alpha=2, n_fft=n_fft, hop_length=hop_length)
 
 

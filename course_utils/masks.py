@@ -16,6 +16,9 @@ from .audio import check_audio as _check_audio
 N_FFT = 2048      # 93 ms at 22050 Hz: the frequency resolution of Open-Unmix (4096 at 44.1 kHz)
 HOP_LENGTH = 512  # 75 % overlap; with a Hann window the inverse STFT reconstructs exactly
 ORACLE_MASKS = ("IBM1", "IBM2", "IRM1", "IRM2")  # SiSEC names: binary/ratio mask, exponent 1 or 2
+# `apply_masks` and `oracle_separation` work on a long song span by span (24 s at 44.1 kHz, hop 1024), so their
+# memory is that of one span whatever the song's length; a shorter signal is one span.
+SPAN_FRAMES = 1024
 
 
 def check_audio(mixture, what="Audio"):
@@ -208,30 +211,63 @@ def oracle_masks(mixture, sources, kind="IRM2", n_fft=N_FFT, hop_length=HOP_LENG
     return _shares_in_place(powers)
 
 
-def apply_masks(mixture, masks, n_fft=N_FFT, hop_length=HOP_LENGTH):
+def apply_masks(mixture, masks, n_fft=N_FFT, hop_length=HOP_LENGTH, span_frames=SPAN_FRAMES):
     """Multiply the mixture STFT by each mask (keeping the mixture's phase) and invert to the input length.
 
     Used in: 06, 07–11: the last step of every mask-based separator.
+
+    A signal longer than `span_frames` frames is done span by span (`_by_spans`), with the same samples as in one go.
 
     Args:
         mixture: (n,) or (n, channels) mixture.
         masks: dict name -> real mask that broadcasts to the mixture STFT
             ((freq, frames) or (channels, freq, frames)).
         n_fft, hop_length: the STFT parameters the masks were made with.
+        span_frames: frames per span (None: the whole signal at once).
     Returns:
         dict name -> time-domain estimate shaped like `mixture`, sample-aligned with it.
     """
     mixture = check_audio(mixture)
-    mix_stft = stft(mixture, n_fft, hop_length)
     if not isinstance(masks, dict) or not masks:
         raise ValueError("masks must be a non-empty dict name -> mask array.")
-    estimates = {}
+    frames = 1 + (len(mixture) + 2 * (n_fft // 2) - n_fft) // hop_length  # librosa's centred frames
+    stft_shape = (*mixture.shape[1:], 1 + n_fft // 2, frames)
+    masks = {name: np.asarray(mask) for name, mask in masks.items()}
     for name, mask in masks.items():
-        mask = np.asarray(mask, dtype=np.float64)
-        if mask.shape[-2:] != mix_stft.shape[-2:] or mask.ndim > mix_stft.ndim:
-            raise ValueError(f"Mask '{name}' has shape {mask.shape} but the mixture STFT is {mix_stft.shape} "
+        if mask.shape[-2:] != stft_shape[-2:] or mask.ndim > len(stft_shape):
+            raise ValueError(f"Mask '{name}' has shape {mask.shape} but the mixture STFT is {stft_shape} "
                              f"(channels, freq, frames): use the same n_fft, hop_length and sample rate.")
-        estimates[name] = istft(mask * mix_stft, len(mixture), hop_length)
+
+    def apply(part, first_frame):
+        mix_stft = stft(mixture[part], n_fft, hop_length)
+        columns = slice(first_frame, first_frame + mix_stft.shape[-1])
+        return {name: istft(np.asarray(mask[..., columns], dtype=np.float64) * mix_stft, part.stop - part.start,
+                            hop_length) for name, mask in masks.items()}
+
+    return _by_spans(apply, mixture, list(masks), n_fft, hop_length, span_frames)
+
+
+def _by_spans(separate, mixture, names, n_fft, hop_length, span_frames):
+    """Run separate(part, first_frame) -> {name: estimate of mixture[part]} span by span and join the estimates.
+
+    Each span is widened by whole hops covering one window at both ends, so that every frame touching a kept
+    sample sees the same samples as in the STFT of the whole signal: the kept samples are bit for bit those of
+    one call on the whole signal (librosa's centred frames start every hop_length samples from 0). part is a
+    slice of the mixture that starts on a hop; first_frame is the whole signal's frame where it starts.
+    """
+    if span_frames is not None and not (isinstance(span_frames, (int, np.integer)) and span_frames >= 1):
+        raise ValueError(f"span_frames must be a positive number of frames (or None: the whole signal at once), "
+                         f"got {span_frames!r}.")
+    n = len(mixture)
+    if span_frames is None or n <= span_frames * hop_length:
+        return separate(slice(0, n), 0)
+    step, margin = int(span_frames) * hop_length, -(-n_fft // hop_length) * hop_length
+    estimates = {name: np.empty_like(mixture) for name in names}
+    for start in range(0, n, step):
+        stop = min(n, start + step)
+        part = slice(max(0, start - margin), min(n, stop + margin))
+        for name, estimate in separate(part, part.start // hop_length).items():
+            estimates[name][start:stop] = estimate[start - part.start:stop - part.start]
     return estimates
 
 
@@ -268,16 +304,26 @@ def add_accompaniment(estimates, target="vocals"):
     return {**estimates, "accompaniment": sum(est for name, est in estimates.items() if name != target)}
 
 
-def oracle_separation(mixture, sources, kind="IRM2", n_fft=N_FFT, hop_length=HOP_LENGTH):
+def oracle_separation(mixture, sources, kind="IRM2", n_fft=N_FFT, hop_length=HOP_LENGTH, span_frames=SPAN_FRAMES):
     """Separate with an oracle mask; returns every source's estimate plus 'accompaniment' if 'vocals' is a source.
 
     Used in: 06 (oracle rows of the results table), 07–11 (the ceiling next to each model).
 
-    Args: as `oracle_masks`.
+    A long song is separated span by span (masks made for each span), with the same samples as in one go.
+
+    Args: as `oracle_masks`; span_frames: as `apply_masks`.
     Returns:
         dict name -> (n, channels) estimate.
     """
-    estimates = apply_masks(mixture, oracle_masks(mixture, sources, kind, n_fft, hop_length), n_fft, hop_length)
+    mixture = check_audio(mixture)
+    sources = check_sources(sources, mixture)
+
+    def separate(part, first_frame):  # `oracle_masks` checks kind on the first span
+        spans = {name: source[part] for name, source in sources.items()}
+        return apply_masks(mixture[part], oracle_masks(mixture[part], spans, kind, n_fft, hop_length), n_fft,
+                           hop_length, span_frames=None)
+
+    estimates = _by_spans(separate, mixture, list(sources), n_fft, hop_length, span_frames)
     return add_accompaniment(estimates) if "vocals" in estimates and len(estimates) > 1 else estimates
 
 

@@ -1,8 +1,13 @@
 """course_utils.baselines: shapes, mixture consistency, ICA's determined vs convolutive case."""
+import warnings
+
+import librosa
 import numpy as np
 import pytest
+from sklearn.decomposition import NMF
+from sklearn.exceptions import ConvergenceWarning
 
-from course_utils import baselines
+from course_utils import baselines, masks
 
 SR = 8000
 N = 5 * SR
@@ -34,6 +39,28 @@ def test_every_baseline_returns_aligned_stereo_estimates(song, name):
     assert set(estimates) == {"vocals", "accompaniment"}
     assert all(e.shape == mixture.shape and np.all(np.isfinite(e)) for e in estimates.values())
     assert np.abs(estimates["vocals"] + estimates["accompaniment"] - mixture).max() < 1e-6
+
+
+def test_nmf_assignment_from_the_factors_equals_the_one_from_each_components_spectrogram(song):
+    """The shares come from NMF's factors (no full-size spectrogram per component): same estimates as the
+    definition, component spectrograms outer(w_k, h_k) summed by hand."""
+    mixture, truth = song
+    estimates = baselines.nmf_oracle_assigned(mixture, SR, truth, n_components=8, max_iter=50)
+    magnitude = np.abs(masks.stft(mixture.mean(axis=1)))
+    nmf = NMF(n_components=8, init="nndsvda", random_state=0, max_iter=50)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # a fixed budget, as in the function
+        templates, activations = librosa.decompose.decompose(magnitude, transformer=nmf, sort=True)
+    vocal_bins = masks.ratio_masks({k: np.abs(masks.stft(v.mean(axis=1))) for k, v in truth.items()})["vocals"] > 0.5
+    components = [np.outer(w, h) for w, h in zip(templates.T, activations)]
+    share = np.array([np.sum(c * vocal_bins) / np.sum(c) for c in components])
+    is_vocal = share > np.sum(sum(components) * vocal_bins) / np.sum(sum(components))
+    is_vocal[np.argmax(share)] = True
+    assert 0 < is_vocal.sum() < len(is_vocal)  # both sides get components: the test compares two real sums
+    expected = masks.separate_with_masks(mixture, {
+        "vocals": sum(c for c, v in zip(components, is_vocal) if v),
+        "accompaniment": sum(c for c, v in zip(components, is_vocal) if not v)}, alpha=2)
+    assert all(np.abs(estimates[k] - expected[k]).max() < 1e-9 for k in expected)
 
 
 def test_mixture_anchor_is_scaled_as_in_sisec(song):

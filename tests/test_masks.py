@@ -122,3 +122,21 @@ def test_oracle_masks_made_source_by_source_equal_the_masks_of_all_spectrograms(
                 if kind.startswith("IBM") else masks.ratio_masks(magnitudes, alpha=alpha))
     made = masks.oracle_masks(mixture, sources, kind, 512, 128)
     assert all(np.array_equal(made[name], expected[name]) for name in sources)  # bit for bit
+
+
+@pytest.mark.parametrize("n", [20000, 16 * 128 * 5 + 3, 16 * 128 + 1])
+def test_long_signals_are_separated_span_by_span_bit_for_bit(n):
+    rng = np.random.default_rng(n)
+    sources = {name: rng.standard_normal((n, 2)) * (k + 1) for k, name in enumerate(("vocals", "drums", "bass"))}
+    mixture = sum(sources.values())
+    mask = {"vocals": rng.random((257, 1 + n // 128)), "rest": rng.random((2, 257, 1 + n // 128))}
+    whole = masks.apply_masks(mixture, mask, 512, 128, span_frames=None)
+    spans = masks.apply_masks(mixture, mask, 512, 128, span_frames=16)  # 2048 samples a span
+    assert all(np.array_equal(spans[name], whole[name]) for name in mask)
+    for kind in ("IBM1", "IRM2"):
+        whole = masks.oracle_separation(mixture, sources, kind, 512, 128, span_frames=None)
+        spans = masks.oracle_separation(mixture, sources, kind, 512, 128, span_frames=16)
+        assert list(spans) == [*sources, "accompaniment"]
+        assert all(np.array_equal(spans[name], whole[name]) for name in whole), kind
+    with pytest.raises(ValueError, match="span_frames must be a positive number"):
+        masks.apply_masks(mixture, mask, 512, 128, span_frames=0)
