@@ -19,7 +19,7 @@ unet=(scripts/train_unet.py --train-root "$ROOT" --alphas 0.5 --init-dir weights
       --checkpoint-dir .cache/checkpoints/train_unet/rendered --threads 1 --no-progress)
 mask_cnn=(scripts/train_mask_cnn.py --train-root "$ROOT" --validation-steps 30 --threads 1 --no-progress)
 autoencoder=(scripts/train_autoencoder.py --train-root "$ROOT" --normalisations cmvn --steps-per-epoch 500
-             --epochs 14 --lr-drop-epoch 5 --patience 6 --threads 1 --no-progress)
+             --epochs 20 --lr-drop-epoch 5 --patience 6 --threads 1 --no-progress)
 open_unmix=(scripts/train_open_unmix.py --train-root "$ROOT" --threads 1 --no-progress)
 
 if [[ "${1:-}" == "export" ]]; then

@@ -7,9 +7,6 @@
 (b) saved outputs hold no TensorFlow/absl/oneDNN log lines, no progress bar frozen below 100 % (a saved tqdm or
     ipywidgets progress state, or a text bar whose last state reads " 0%|"), and no `[Text(...)]` reprs;
 (c) every saved table with an "SDR" column also has "SIR" and "SAR" columns.
-
-The music notebooks (06 onwards) are being reworked (issue 16's separator half): their currently failing cases are
-marked xfail in KNOWN_FAILURES, to be removed when they pass.
 """
 import json
 import re
@@ -20,11 +17,7 @@ import pytest
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
-PENDING = pytest.mark.xfail(strict=False, reason="issue 16: still to fix in this notebook")
 #: notebook number -> the checks that still fail there (remove an entry once it passes)
-KNOWN_FAILURES = {
-    "07": {"tables", "outputs"},  # a retracing warning in the overlap cell; exercise 2's table lacks SIR and SAR
-}
 
 _NUMBERS = r"(?P<first>\d+)(?P<rest>(?:\s*(?:,|–|-|and|or)\s*\d+)*)"
 _POINTER = re.compile(rf"(?P<before>\S*\s*\S*\s*)\b(?P<kind>exercise|section|figure)s?\s+{_NUMBERS}", re.IGNORECASE)
@@ -202,24 +195,21 @@ def table_problems(path):
     return problems
 
 
-def _cases(check):
-    for path in NOTEBOOKS:
-        marks = [PENDING] if check in KNOWN_FAILURES.get(path.name[:2], ()) else []
-        yield pytest.param(path, id=path.name[:2], marks=marks)
+CASES = [pytest.param(path, id=path.name[:2]) for path in NOTEBOOKS]
 
 
-@pytest.mark.parametrize("path", _cases("pointers"))
+@pytest.mark.parametrize("path", CASES)
 def test_every_pointer_to_an_exercise_section_or_figure_exists(path):
     assert not broken_pointers(path), "\n".join(broken_pointers(path))
 
 
-@pytest.mark.parametrize("path", _cases("outputs"))
+@pytest.mark.parametrize("path", CASES)
 def test_saved_outputs_hold_no_log_lines_frozen_bars_or_text_reprs(path):
     problems = output_problems(path)
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.parametrize("path", _cases("tables"))
+@pytest.mark.parametrize("path", CASES)
 def test_every_saved_table_with_sdr_has_sir_and_sar(path):
     problems = table_problems(path)
     assert not problems, "\n".join(problems)
