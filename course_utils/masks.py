@@ -16,9 +16,10 @@ from .audio import check_audio as _check_audio
 N_FFT = 2048      # 93 ms at 22050 Hz: the frequency resolution of Open-Unmix (4096 at 44.1 kHz)
 HOP_LENGTH = 512  # 75 % overlap; with a Hann window the inverse STFT reconstructs exactly
 ORACLE_MASKS = ("IBM1", "IBM2", "IRM1", "IRM2")  # SiSEC names: binary/ratio mask, exponent 1 or 2
-# `apply_masks` and `oracle_separation` work on a long song span by span (24 s at 44.1 kHz, hop 1024), so their
-# memory is that of one span whatever the song's length; a shorter signal is one span.
+# `apply_masks`, `oracle_separation`, `wiener_separation` and `stft_magnitude` work on a long song span by span (24 s
+# at 44.1 kHz, hop 1024), so their memory is that of one span whatever the song's length; a shorter signal is one span.
 SPAN_FRAMES = 1024
+WIENER_FRAMES = 2000  # frames per span of the Wiener filter (46 s at 44.1 kHz, hop 1024): each fits its own covariances
 
 
 def check_audio(mixture, what="Audio"):
@@ -228,15 +229,7 @@ def apply_masks(mixture, masks, n_fft=N_FFT, hop_length=HOP_LENGTH, span_frames=
         dict name -> time-domain estimate shaped like `mixture`, sample-aligned with it.
     """
     mixture = check_audio(mixture)
-    if not isinstance(masks, dict) or not masks:
-        raise ValueError("masks must be a non-empty dict name -> mask array.")
-    frames = 1 + (len(mixture) + 2 * (n_fft // 2) - n_fft) // hop_length  # librosa's centred frames
-    stft_shape = (*mixture.shape[1:], 1 + n_fft // 2, frames)
-    masks = {name: np.asarray(mask) for name, mask in masks.items()}
-    for name, mask in masks.items():
-        if mask.shape[-2:] != stft_shape[-2:] or mask.ndim > len(stft_shape):
-            raise ValueError(f"Mask '{name}' has shape {mask.shape} but the mixture STFT is {stft_shape} "
-                             f"(channels, freq, frames): use the same n_fft, hop_length and sample rate.")
+    masks = _check_masks(masks, mixture, n_fft, hop_length)
 
     def apply(part, first_frame):
         mix_stft = stft(mixture[part], n_fft, hop_length)
@@ -255,13 +248,11 @@ def _by_spans(separate, mixture, names, n_fft, hop_length, span_frames):
     one call on the whole signal (librosa's centred frames start every hop_length samples from 0). part is a
     slice of the mixture that starts on a hop; first_frame is the whole signal's frame where it starts.
     """
-    if span_frames is not None and not (isinstance(span_frames, (int, np.integer)) and span_frames >= 1):
-        raise ValueError(f"span_frames must be a positive number of frames (or None: the whole signal at once), "
-                         f"got {span_frames!r}.")
+    _check_span_frames(span_frames)
     n = len(mixture)
     if span_frames is None or n <= span_frames * hop_length:
         return separate(slice(0, n), 0)
-    step, margin = int(span_frames) * hop_length, -(-n_fft // hop_length) * hop_length
+    step, margin = int(span_frames) * hop_length, _margin(n_fft, hop_length)
     estimates = {name: np.empty_like(mixture) for name in names}
     for start in range(0, n, step):
         stop = min(n, start + step)
@@ -269,6 +260,82 @@ def _by_spans(separate, mixture, names, n_fft, hop_length, span_frames):
         for name, estimate in separate(part, part.start // hop_length).items():
             estimates[name][start:stop] = estimate[start - part.start:stop - part.start]
     return estimates
+
+
+def _check_span_frames(span_frames):
+    if span_frames is not None and not (isinstance(span_frames, (int, np.integer)) and span_frames >= 1):
+        raise ValueError(f"span_frames must be a positive number of frames (or None: the whole signal at once), "
+                         f"got {span_frames!r}.")
+
+
+def _margin(n_fft, hop_length):
+    """Samples a span is widened by at each end: whole hops covering one window (the frames of its edges)."""
+    return -(-n_fft // hop_length) * hop_length
+
+
+def _frame_count(n, n_fft, hop_length):
+    """Frames of librosa's centred STFT of n samples."""
+    return 1 + (n + 2 * (n_fft // 2) - n_fft) // hop_length
+
+
+def _check_masks(masks, mixture, n_fft, hop_length):
+    """{name: mask as an array}, each broadcasting to the STFT of `mixture` (from `check_audio`), or an error."""
+    if not isinstance(masks, dict) or not masks:
+        raise ValueError("masks must be a non-empty dict name -> mask array.")
+    stft_shape = (*mixture.shape[1:], 1 + n_fft // 2, _frame_count(len(mixture), n_fft, hop_length))
+    masks = {name: np.asarray(mask) for name, mask in masks.items()}
+    for name, mask in masks.items():
+        if mask.shape[-2:] != stft_shape[-2:] or mask.ndim > len(stft_shape):
+            raise ValueError(f"Mask '{name}' has shape {mask.shape} but the mixture STFT is {stft_shape} "
+                             f"(channels, freq, frames): use the same n_fft, hop_length and sample rate.")
+    return masks
+
+
+def _stft_columns(audio, first, stop, n_fft, hop_length):
+    """Frames first..stop-1 of `stft(audio)` (checked audio), computed from the samples they see: bit for bit the
+    columns of the whole signal's STFT (the part starts on a hop and is widened by `_margin`, as in `_by_spans`)."""
+    margin = _margin(n_fft, hop_length)
+    part = slice(max(0, first * hop_length - margin), min(len(audio), stop * hop_length + margin))
+    offset = part.start // hop_length
+    return stft(audio[part], n_fft, hop_length)[..., first - offset:stop - offset]
+
+
+def stft_magnitude(audio, n_fft=N_FFT, hop_length=HOP_LENGTH, span_frames=SPAN_FRAMES):
+    """|stft(audio)| as float32, computed span by span: what a separator's network reads, without the whole song's
+    complex STFT in memory (the values of np.abs(stft(audio)).astype(np.float32)).
+
+    Used in: `separator.separate` and `separator.predict_masks` (every separator, 07–11).
+
+    Args:
+        audio: (n,) or (n, channels) samples.
+        n_fft, hop_length: STFT parameters.
+        span_frames: frames per span (None: the whole signal at once).
+    Returns:
+        float32 array (1 + n_fft // 2, frames) for mono, (channels, 1 + n_fft // 2, frames) otherwise.
+    """
+    audio = check_audio(audio)
+    _check_span_frames(span_frames)
+    frames = _frame_count(len(audio), n_fft, hop_length)
+    magnitude = np.empty((*audio.shape[1:], 1 + n_fft // 2, frames), np.float32)
+    step = frames if span_frames is None else int(span_frames)
+    for first in range(0, frames, step):
+        stop = min(frames, first + step)
+        magnitude[..., first:stop] = np.abs(_stft_columns(audio, first, stop, n_fft, hop_length))
+    return magnitude
+
+
+def frames_by_chunks(make, names, shape, dtype=np.float32, chunk_frames=256):
+    """{name: array of `shape` (..., frames)} filled chunk by chunk of frames: make(columns) gives every name's
+    values for the frames of the slice `columns`; only one chunk's temporaries are ever in memory.
+
+    Used in: the U-Net's and Open-Unmix's masks (`unet.as_separator`, `open_unmix.as_separator`; 07, 10, 11).
+    """
+    arrays = {name: np.empty(shape, dtype) for name in names}
+    for first in range(0, shape[-1], chunk_frames):
+        columns = slice(first, min(shape[-1], first + chunk_frames))
+        for name, values in make(columns).items():
+            arrays[name][..., columns] = values
+    return arrays
 
 
 def separate_with_masks(mixture, magnitudes, alpha=1.0, n_fft=N_FFT, hop_length=HOP_LENGTH):
@@ -368,48 +435,64 @@ def split_blocks(spec, block_frames, overlap=0.5, multiple=1):
     return blocks[..., None], layout
 
 
-def join_blocks(outputs, layout):
+def join_blocks(outputs, layout, frames=None):
     """Inverse of `split_blocks`: crop each block's padding and cross-fade overlapping blocks frame by frame.
 
-    Used in: `unet` and `autoencoder` (07, 09, 11).
+    Used in: `unet`, `autoencoder` and `open_unmix` (07, 09, 10, 11).
 
     Each block's frames are weighted by a Hann-shaped fade (a flat one without overlap), and each frame is the
-    weighted mean of the blocks that hold it.
+    weighted mean of the blocks that hold it. A long song can be joined piece by piece (`frames`): the values are
+    those of the whole join, and only that piece is built.
 
     Args:
-        outputs: (n_blocks * channels, F, T, k) network outputs for the blocks (or the blocks themselves).
+        outputs: (n_blocks * channels, F, T, k) network outputs for the blocks (or the blocks themselves), or a list
+            of n_blocks arrays (channels, F, T, k), one per block.
         layout: from `split_blocks`.
+        frames: a slice of the spectrogram's frames to return (None: all of them).
     Returns:
-        array (k, [channels,] freq, frames): one spectrogram per output channel, aligned with the input.
+        float64 array (k, [channels,] freq, frames): one spectrogram per output channel, aligned with the input.
     """
-    outputs = np.asarray(outputs)
     channels, freq, block, hop = layout["channels"], layout["freq"], layout["block_frames"], layout["hop"]
-    if outputs.ndim != 4 or len(outputs) != layout["n_blocks"] * channels or outputs.shape[1] < freq \
-            or outputs.shape[2] < block:
-        raise ValueError(f"outputs of shape {outputs.shape} do not fit the layout ({layout['n_blocks']} blocks x "
-                         f"{channels} channels, at least {freq} x {block}): give the network's outputs for exactly "
-                         f"the blocks of split_blocks.")
+    n_blocks = layout["n_blocks"]
+    if isinstance(outputs, (list, tuple)):
+        per_block = [np.asarray(values) for values in outputs]
+        shapes = {values.shape[:1] + values.shape[3:] for values in per_block}
+        fits = (len(per_block) == n_blocks and all(v.ndim == 4 for v in per_block) and len(shapes) == 1
+                and all(v.shape[0] == channels and v.shape[1] >= freq and v.shape[2] >= block for v in per_block))
+        shape = f"{len(per_block)} blocks of {sorted({v.shape for v in per_block})}"
+    else:
+        outputs = np.asarray(outputs)
+        fits = (outputs.ndim == 4 and len(outputs) == n_blocks * channels and outputs.shape[1] >= freq
+                and outputs.shape[2] >= block)
+        per_block = [outputs[b * channels:(b + 1) * channels] for b in range(n_blocks)] if fits else []
+        shape = f"shape {outputs.shape}"
+    if not fits:
+        raise ValueError(f"outputs of {shape} do not fit the layout ({n_blocks} blocks x {channels} channels, at least "
+                         f"{freq} x {block}): give the network's outputs for exactly the blocks of split_blocks.")
+    first, stop, _ = (slice(None) if frames is None else frames).indices(layout["frames"])
+    lo, hi = layout["lead"] + first, layout["lead"] + max(first, stop)  # positions in the padded spectrogram
     fade = np.hanning(block + 2)[1:-1] if hop < block else np.ones(block)
-    total = (layout["n_blocks"] - 1) * hop + block
-    summed = np.zeros((outputs.shape[-1], channels, freq, total))
-    weight = np.zeros(total)
-    cropped = outputs[:, :freq, :block].reshape(layout["n_blocks"], channels, freq, block, -1)
-    for b, values in enumerate(cropped):
-        summed[..., b * hop:b * hop + block] += np.moveaxis(values, -1, 0) * fade
-        weight[b * hop:b * hop + block] += fade
-    joined = (summed / weight)[..., layout["lead"]:layout["lead"] + layout["frames"]]
+    summed = np.zeros((per_block[0].shape[-1], channels, freq, hi - lo))
+    weight = np.zeros(hi - lo)
+    for b in range(max(0, (lo - block) // hop + 1), min(n_blocks, -(-hi // hop))):  # the blocks holding lo..hi-1
+        a, z = max(lo, b * hop), min(hi, b * hop + block)
+        values = per_block[b][:, :freq, a - b * hop:z - b * hop]  # (channels, freq, z - a, k)
+        summed[..., a - lo:z - lo] += np.moveaxis(values, -1, 0) * fade[a - b * hop:z - b * hop]
+        weight[a - lo:z - lo] += fade[a - b * hop:z - b * hop]
+    joined = summed / weight
     return joined[:, 0] if layout["mono"] else joined
 
 
-def wiener_filter(mix_stft, magnitudes, iterations=1, max_frames=2000):
+def wiener_filter(mix_stft, magnitudes, iterations=1, max_frames=WIENER_FRAMES):
     """Multichannel Wiener filter (norbert, as Open-Unmix uses it): complex source STFTs from magnitude estimates.
 
-    Used in: `separator.separate(..., wiener_iterations=...)` (07–11).
+    Used in: tests (the filter on a whole STFT); `separator.separate` uses `wiener_separation`, the same filter from
+    the audio, span by span (07–11).
 
     Starting from the estimates with the mixture's phase, each EM iteration fits every source a spatial
     covariance (where it sits between the channels) and a power spectrogram, and re-splits the mixture STFT
     in proportion to them. The source STFTs add up to the mixture STFT. Long songs are filtered in spans of
-    `max_frames` frames (each span fits its own covariances), which bounds memory.
+    `max_frames` frames (each span fits its own covariances), which bounds the filter's own memory.
 
     Args:
         mix_stft: complex (freq, frames) or (channels, freq, frames) mixture STFT.
@@ -417,21 +500,103 @@ def wiener_filter(mix_stft, magnitudes, iterations=1, max_frames=2000):
         iterations: EM iterations (0: the magnitudes with the mixture's phase, a ratio mask).
         max_frames: frames per span.
     Returns:
-        dict source -> complex STFT shaped like `mix_stft`.
+        dict source -> complex128 STFT shaped like `mix_stft`.
     """
-    import norbert
-
     mix_stft = np.asarray(mix_stft)
     names = list(magnitudes)
     if not names or any(np.shape(magnitudes[n]) != mix_stft.shape for n in names):
         raise ValueError(f"Give one magnitude per source shaped like the mixture STFT {mix_stft.shape}; got "
                          f"{ {n: np.shape(m) for n, m in magnitudes.items()} }.")
+    _check_iterations(iterations)
+    x = mix_stft[None] if mix_stft.ndim == 2 else mix_stft  # (C, F, T)
+    filtered = {name: np.empty(x.shape, np.complex128) for name in names}
+    for first in range(0, x.shape[-1], max_frames):
+        columns = slice(first, first + max_frames)
+        y = _wiener_span(np.array(x[..., columns], np.complex128),
+                         (np.asarray(np.reshape(magnitudes[n], x.shape)[..., columns], np.float64) for n in names),
+                         len(names), iterations)
+        for j, name in enumerate(names):
+            filtered[name][..., columns] = np.transpose(y[..., j], (2, 1, 0))
+    return {name: spec.reshape(mix_stft.shape) for name, spec in filtered.items()}
+
+
+def wiener_separation(mixture, masks, iterations=1, n_fft=N_FFT, hop_length=HOP_LENGTH, max_frames=WIENER_FRAMES,
+                      span_frames=SPAN_FRAMES):
+    """Masks times |X| through `wiener_filter`, back to audio: the same samples as `istft` of `wiener_filter` on the
+    whole mixture STFT, with the memory of a few spans (no whole-song STFT is ever built).
+
+    Used in: `separator.separate(..., wiener_iterations=1 or more)` (07–11).
+
+    The filter runs on the same spans of `max_frames` frames as `wiener_filter`, each from its own STFT columns
+    (`_stft_columns`); the audio is made span by span (`_by_spans`), and a filtered span is dropped once no later
+    audio span needs its frames.
+
+    Args:
+        mixture: (n,) or (n, channels) mixture.
+        masks: dict name -> real mask that broadcasts to the mixture STFT (as `apply_masks`); mask x |X| is each
+            source's magnitude estimate.
+        iterations: EM iterations (1 or more; 0 is `apply_masks`).
+        n_fft, hop_length: the STFT parameters the masks were made with.
+        max_frames: frames per Wiener span (as `wiener_filter`).
+        span_frames: frames per audio span (as `apply_masks`).
+    Returns:
+        dict name -> time-domain estimate shaped like `mixture`, sample-aligned with it.
+    """
+    mixture = check_audio(mixture)
+    masks = _check_masks(masks, mixture, n_fft, hop_length)
+    _check_iterations(iterations)
+    names, filtered = list(masks), {}  # Wiener span index -> (T, F, C, sources) complex STFTs
+
+    def wiener_span(index):
+        columns = slice(index * max_frames, (index + 1) * max_frames)
+        x = _stft_columns(mixture, columns.start, columns.start + max_frames, n_fft, hop_length)
+        x = np.ascontiguousarray(x[None] if x.ndim == 2 else x)  # (C, F, T) complex128
+        magnitude = np.abs(x)
+        return _wiener_span(x, (np.asarray(masks[n][..., columns], np.float64) * magnitude for n in names), len(names),
+                            iterations)
+
+    def separate(part, first_frame):
+        stop = first_frame + _frame_count(part.stop - part.start, n_fft, hop_length)
+        for index in [i for i in filtered if (i + 1) * max_frames <= first_frame]:
+            del filtered[index]  # no later part reaches back before first_frame
+        pieces = []
+        for index in range(first_frame // max_frames, (stop - 1) // max_frames + 1):
+            if index not in filtered:
+                filtered[index] = wiener_span(index)
+            offset = index * max_frames
+            pieces.append(filtered[index][max(first_frame, offset) - offset:stop - offset])
+        shape = (*mixture.shape[1:], pieces[0].shape[1], stop - first_frame)  # pieces: (frames, F, C, sources)
+        return {name: istft(np.transpose(np.concatenate([piece[..., j] for piece in pieces]), (2, 1, 0)).reshape(shape),
+                            part.stop - part.start, hop_length) for j, name in enumerate(names)}
+
+    return _by_spans(separate, mixture, names, n_fft, hop_length, span_frames)
+
+
+def _check_iterations(iterations):
     if int(iterations) < 0:
         raise ValueError(f"iterations must be 0 or more, got {iterations}.")
-    x = mix_stft[None] if mix_stft.ndim == 2 else mix_stft                       # (C, F, T)
-    v = np.stack([np.asarray(magnitudes[n]).reshape(x.shape) for n in names], -1)  # (C, F, T, J)
-    x, v = np.transpose(x, (2, 1, 0)), np.transpose(v, (2, 1, 0, 3))            # norbert: (T, F, C[, J])
-    spans = [norbert.wiener(v[s:s + max_frames].astype(np.float64), x[s:s + max_frames].astype(np.complex128),
-                            int(iterations), use_softmask=False) for s in range(0, len(x), max_frames)]
-    y = np.transpose(np.concatenate(spans), (2, 1, 0, 3)).reshape(*mix_stft.shape, len(names))
-    return {name: y[..., j] for j, name in enumerate(names)}
+
+
+def _wiener_span(x, magnitudes, sources, iterations):
+    """norbert.wiener(v, x, iterations, use_softmask=False) on one span, the same values with fewer copies.
+
+    x: (C, F, T) complex128 mixture STFT (scaled in place); magnitudes: an iterable of `sources` (C, F, T) float64
+    estimates, each used once (a generator holds one at a time). Returns the source STFTs (T, F, C, sources),
+    norbert's layout.
+    """
+    import norbert
+
+    x = np.transpose(x, (2, 1, 0))  # norbert: (T, F, C[, J])
+    phase = np.exp(1j * np.angle(x))
+    y = np.empty((*x.shape[::-1], sources), np.complex128).transpose(2, 1, 0, 3)
+    for j, magnitude in enumerate(magnitudes):
+        y[..., j] = np.transpose(magnitude, (2, 1, 0)) * phase  # the start: the magnitudes with the mixture's phase
+    del phase, magnitudes
+    if not iterations:
+        return y
+    max_abs = max(1, np.abs(x).max() / 10.)  # norbert scales down for numerical stability, in place here
+    x /= max_abs
+    y /= max_abs
+    norbert.expectation_maximization(y, x, int(iterations))  # updates y in place
+    y *= max_abs
+    return y

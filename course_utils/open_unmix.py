@@ -380,7 +380,8 @@ def as_separator(networks, config, meta=None, overlap=0.25):
     The masks function gives every network the whole excerpt (all channels, all frames) at once; a song longer
     than config["span_frames"] frames is cut into spans that overlap by `overlap` (`masks.split_blocks`, silence
     padded at both ends) whose estimates are cross-faded back (`masks.join_blocks`), so memory stays bounded.
-    The masks are the estimates' ratio masks (`masks.ratio_masks`): each target's share of their sum. With
+    The masks are the estimates' ratio masks (`masks.ratio_masks`): each target's share of their sum, computed in
+    float64 a few hundred frames at a time and kept as float32 (`masks.frames_by_chunks`). With
     `separate(..., wiener_iterations=0)` they multiply the mixture STFT; with 1 or more, mask x |X| (the estimates
     rescaled to add up to the mixture) start Open-Unmix's multichannel Wiener filter.
 
@@ -409,6 +410,13 @@ def as_separator(networks, config, meta=None, overlap=0.25):
             return np.stack([_predict(network, batch) for network in networks.values()], axis=-1)
         return _predict(networks, batch)
 
+    def span_estimates(x):  # (frames, channels, bins) -> (channels, bins, frames, k), a view of the outputs
+        outputs = estimate(x[None])
+        if outputs.shape != (1, *x.shape, len(sources)):
+            raise ValueError(f"The networks gave estimates of shape {outputs.shape} for a magnitude {x[None].shape}: "
+                             f"use the configuration they were built with.")
+        return np.transpose(outputs[0], (1, 2, 0, 3))
+
     def open_unmix_masks(magnitude):
         given = magnitude.shape[0]
         if given not in (1, channels):
@@ -417,30 +425,33 @@ def as_separator(networks, config, meta=None, overlap=0.25):
         mag = np.repeat(magnitude, channels, axis=0) if given != channels else magnitude
         frames = mag.shape[-1]
         if frames <= span:
-            outputs = estimate(_frames_layout(mag)[None])[0]  # (frames, channels, bins, k)
-            estimates = np.transpose(outputs, (3, 1, 2, 0))  # (k, channels, bins, frames)
+            layout, inputs = None, [_frames_layout(mag)]
         else:
             blocks, layout = masks.split_blocks(mag, span, overlap)  # (n_blocks * channels, bins, span, 1)
             spans = blocks[..., 0].reshape(-1, channels, *blocks.shape[1:3])  # (n_blocks, channels, bins, span)
-            outputs = np.concatenate([estimate(np.transpose(s, (2, 0, 1))[None]) for s in spans])
-            outputs = np.transpose(outputs, (0, 2, 3, 1, 4)).reshape(-1, outputs.shape[3], span, len(sources))
-            estimates = masks.join_blocks(outputs, layout)  # (k, channels, bins, frames)
-        if estimates.shape != (len(sources), *mag.shape):
-            raise ValueError(f"The networks gave estimates of shape {estimates.shape} for a magnitude {mag.shape}: "
-                             f"use the configuration they were built with.")
-        result = masks.ratio_masks(dict(zip(sources, np.maximum(estimates, 0.0))))
-        return result if given == channels else {name: mask.mean(axis=0, keepdims=True)
-                                                  for name, mask in result.items()}
+            inputs = (np.transpose(s, (2, 0, 1)) for s in spans)  # one span at a time
+            del blocks, spans
+        outputs = [span_estimates(x) for x in inputs]  # the network's float32, not joined into one array
+        del inputs, mag
+
+        def chunk_masks(columns):  # the ratio masks of these frames, in float64 as for the whole song at once
+            joined = (np.moveaxis(outputs[0][:, :, columns], -1, 0) if layout is None
+                      else masks.join_blocks(outputs, layout, columns))  # (k, channels, bins, frames)
+            result = masks.ratio_masks(dict(zip(sources, np.maximum(joined, 0.0))))
+            return result if given == channels else {name: mask.mean(axis=0, keepdims=True)
+                                                      for name, mask in result.items()}
+
+        return masks.frames_by_chunks(chunk_masks, sources, magnitude.shape)
 
     return Separator("open_unmix", dict(config), sources, open_unmix_masks, networks, dict(meta or {}))
 
 
 def _predict(network, batch):
     """A Keras model's outputs for one (1, frames, channels, bins) batch (its compiled predict function, traced
-    again only for new lengths), or a stand-in function's."""
+    again only for new lengths), or a stand-in function's, in the dtype they come in (float32 for a network)."""
     if hasattr(network, "predict_on_batch"):
-        return np.asarray(network.predict_on_batch(batch), np.float64)
-    return np.asarray(network(batch), np.float64)
+        return np.asarray(network.predict_on_batch(batch))
+    return np.asarray(network(batch))
 
 
 # ---------------------------------------------------------------- the published pretrained models (Colab, optional)

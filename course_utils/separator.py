@@ -52,44 +52,55 @@ def _check_separator(model):
     return model
 
 
-def predict_masks(mixture, sr, model):
-    """The model's mask for every source, for a whole mixture, aligned with `masks.stft(mixture, ...)`.
-
-    Used in: 08 (looking at predicted masks), `separate`.
-
-    Args:
-        mixture: (n,) or (n, channels) audio, not silent, at least n_fft samples.
-        sr: its sample rate in Hz; must be model.config["sr"].
-        model: a `Separator`.
-    Returns:
-        ({source: mask (freq, frames) for mono or (channels, freq, frames)}, mixture STFT of the same shape).
-    """
+def _predicted_masks(mixture, sr, model):
+    """(the checked mixture, {source: mask}) for `predict_masks` and `separate`: the network reads the mixture's
+    float32 magnitude, computed span by span (`masks.stft_magnitude`); no whole-song complex STFT is built."""
     model = _check_separator(model)
     config = model.config
     mixture = masks.check_separator_input(mixture, sr, config, "The mixture")
-    mix_stft = masks.stft(mixture, config["n_fft"], config["hop_length"])
-    magnitude = np.abs(mix_stft)
-    channels = magnitude.reshape(-1, *magnitude.shape[-2:]).astype(np.float32)
+    magnitude = masks.stft_magnitude(mixture, config["n_fft"], config["hop_length"])
+    channels = magnitude.reshape(-1, *magnitude.shape[-2:])
     predicted = model.masks(channels)
     if not isinstance(predicted, dict) or list(predicted) != list(model.sources):
         raise ValueError(f"The {model.kind} separator's masks function returned "
                          f"{list(predicted) if isinstance(predicted, dict) else type(predicted).__name__}, "
                          f"not one mask per source {list(model.sources)}.")
     result = {}
-    for name, mask in predicted.items():
-        mask = np.asarray(mask, dtype=np.float64)
+    for name in model.sources:
+        mask = np.asarray(predicted[name])  # float32 masks stay float32 (half the memory of a long song's)
+        mask = mask if mask.dtype in (np.float32, np.float64) else mask.astype(np.float64)
         if mask.shape != channels.shape or not np.all(np.isfinite(mask)):
             raise ValueError(f"The {name!r} mask has shape {mask.shape} (finite: {np.all(np.isfinite(mask))}); the "
                              f"magnitude was {channels.shape}: a masks function must return finite masks of its "
                              f"input's shape.")
         result[name] = mask.reshape(magnitude.shape)
-    return result, mix_stft
+    return mixture, result
+
+
+def predict_masks(mixture, sr, model):
+    """The model's mask for every source, for a whole mixture, aligned with `masks.stft(mixture, ...)`.
+
+    Used in: 08, 09, 10 (looking at predicted masks).
+
+    Args:
+        mixture: (n,) or (n, channels) audio, not silent, at least n_fft samples.
+        sr: its sample rate in Hz; must be model.config["sr"].
+        model: a `Separator`.
+    Returns:
+        ({source: mask (freq, frames) for mono or (channels, freq, frames)}, mixture STFT of the same shape); a mask
+        is float32 when the model gives float32 (the U-Net's, Open-Unmix's), float64 otherwise.
+    """
+    mixture, predicted = _predicted_masks(mixture, sr, model)
+    return predicted, masks.stft(mixture, model.config["n_fft"], model.config["hop_length"])
 
 
 def separate(mixture, sr, model, wiener_iterations=0):
     """Separate a mixture with any trained separator of the course: {source: estimate}.
 
-    Used in: 07, 08, 09, 11; `separate_file`.
+    Used in: 07–11; `separate_file`.
+
+    Only the masks (and the magnitude the network reads) cover the whole song; the masks are applied span by
+    span (`masks.apply_masks`, `masks.wiener_separation`), so a 3-minute song needs little more memory than them.
 
     Args:
         mixture: (n,) or (n, channels) audio at the model's rate (not silent, at least one STFT frame).
@@ -97,19 +108,15 @@ def separate(mixture, sr, model, wiener_iterations=0):
         model: a `Separator` from `load_separator` or a module's `as_separator`.
         wiener_iterations: 0: each mask times the mixture STFT (the mixture's phase). 1 or more: the masked
             magnitudes go through that many EM iterations of the multichannel Wiener filter
-            (`masks.wiener_filter`, as in Open-Unmix).
+            (`masks.wiener_separation`, as in Open-Unmix).
     Returns:
         {source: estimate shaped like `mixture`, sample-aligned with it}, in model.sources order.
     """
-    predicted, mix_stft = predict_masks(mixture, sr, model)
-    hop, length = model.config["hop_length"], len(mixture)
+    mixture, predicted = _predicted_masks(mixture, sr, model)
+    n_fft, hop = model.config["n_fft"], model.config["hop_length"]
     if wiener_iterations:
-        magnitude = np.abs(mix_stft)
-        stfts = masks.wiener_filter(mix_stft, {name: mask * magnitude for name, mask in predicted.items()},
-                                    wiener_iterations)
-    else:
-        stfts = {name: mask * mix_stft for name, mask in predicted.items()}
-    return {name: masks.istft(spec, length, hop) for name, spec in stfts.items()}
+        return masks.wiener_separation(mixture, predicted, wiener_iterations, n_fft, hop)
+    return masks.apply_masks(mixture, predicted, n_fft, hop)
 
 
 def load_separator(path, config=None):

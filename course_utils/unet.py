@@ -411,12 +411,20 @@ def masks_from_magnitudes(estimates, mixture_magnitude, alpha=0.5):
 
 def _predict_blocks(network, blocks, batch_size):
     """The network's outputs for every block: full batches of `batch_size` for a Keras model (its graph is traced
-    once), the whole array at once for any other function (a stand-in such as an oracle)."""
+    once; the last batch padded with silent blocks), written into one array in the network's dtype; the whole array
+    at once for any other function (a stand-in such as an oracle)."""
     if not hasattr(network, "predict_on_batch"):
         return np.asarray(network(blocks))
-    padded = np.pad(blocks, [(0, -len(blocks) % batch_size), (0, 0), (0, 0), (0, 0)])
-    return np.concatenate([np.asarray(network.predict_on_batch(padded[i:i + batch_size]))
-                           for i in range(0, len(padded), batch_size)])[:len(blocks)]
+    outputs = None
+    for i in range(0, len(blocks), batch_size):
+        batch = blocks[i:i + batch_size]
+        if len(batch) < batch_size:
+            batch = np.pad(batch, [(0, batch_size - len(batch)), (0, 0), (0, 0), (0, 0)])
+        predicted = np.asarray(network.predict_on_batch(batch))[:len(blocks) - i]
+        if outputs is None:
+            outputs = np.empty((len(blocks), *predicted.shape[1:]), predicted.dtype)
+        outputs[i:i + len(predicted)] = predicted
+    return outputs
 
 
 def as_separator(network, config, alpha, overlap=0.5, batch_size=8, meta=None):
@@ -427,8 +435,9 @@ def as_separator(network, config, alpha, overlap=0.5, batch_size=8, meta=None):
     The masks function cuts the whole song's magnitude STFT into blocks of `segment_frames` frames with
     `masks.split_blocks` (each block zero-padded to multiples of 2 ** n_levels), predicts every block (one
     channel each), crops and cross-fades the blocks back with `masks.join_blocks`, and turns the two magnitude
-    estimates into masks of the mixture with `masks_from_magnitudes`. No frame ever moves, so an oracle sent
-    through this path reproduces the oracle (S2's misalignment bug cannot happen).
+    estimates into masks of the mixture with `masks_from_magnitudes` (in float64, a few hundred frames at a time;
+    the masks are kept as float32: `masks.frames_by_chunks`). No frame ever moves, so an oracle sent through this
+    path reproduces the oracle (S2's misalignment bug cannot happen).
 
     Args:
         network: a Keras model from `build_from_config(config)`, or any function mapping (batch, F, T, 1)
@@ -459,11 +468,16 @@ def as_separator(network, config, alpha, overlap=0.5, batch_size=8, meta=None):
     def unet_masks(magnitude):
         blocks, layout = masks.split_blocks(magnitude, config["segment_frames"], overlap, 2 ** config["n_levels"])
         outputs = _predict_blocks(network, blocks, int(batch_size))
-        if outputs.shape[:3] != blocks.shape[:3] or outputs.shape[-1] != len(SOURCES):
+        if outputs.ndim != 4 or outputs.shape[:3] != blocks.shape[:3] or outputs.shape[-1] != len(SOURCES):
             raise ValueError(f"The network returned shape {outputs.shape} for blocks {blocks.shape}: it must keep "
                              f"(batch, F, T) and give {len(SOURCES)} magnitude estimates.")
-        estimates = masks.join_blocks(outputs.astype(np.float64), layout)  # (2, channels, F, frames)
-        return masks_from_magnitudes(dict(zip(SOURCES, estimates)), magnitude, float(alpha))
+        del blocks
+
+        def chunk_masks(columns):  # joined in float64 a few hundred frames at a time, kept as float32
+            estimates = masks.join_blocks(outputs, layout, columns)  # (2, channels, F, frames)
+            return masks_from_magnitudes(dict(zip(SOURCES, estimates)), magnitude[..., columns], float(alpha))
+
+        return masks.frames_by_chunks(chunk_masks, SOURCES, magnitude.shape)
 
     return Separator("unet", config, SOURCES, unet_masks, network, dict(meta or {"alpha": float(alpha)}))
 

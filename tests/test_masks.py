@@ -140,3 +140,12 @@ def test_long_signals_are_separated_span_by_span_bit_for_bit(n):
         assert all(np.array_equal(spans[name], whole[name]) for name in whole), kind
     with pytest.raises(ValueError, match="span_frames must be a positive number"):
         masks.apply_masks(mixture, mask, 512, 128, span_frames=0)
+
+
+@pytest.mark.parametrize("n, channels", [(512 * 40 + 77, 2), (512 * 13 + 1, 1), (512 * 3, 2)])
+def test_the_magnitude_made_span_by_span_is_that_of_the_whole_stft(n, channels):
+    audio = np.random.default_rng(n).standard_normal((n, channels) if channels > 1 else n)
+    whole = np.abs(masks.stft(audio, 512, 128)).astype(np.float32)
+    for span_frames in (7, 16, None):
+        made = masks.stft_magnitude(audio, 512, 128, span_frames)
+        assert made.dtype == np.float32 and np.array_equal(made, whole)  # bit for bit

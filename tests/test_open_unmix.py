@@ -119,6 +119,23 @@ def test_oracle_through_the_separator_equals_the_oracle(seconds):
         assert np.max(np.abs(through[name] - direct[name])) < 1e-5
 
 
+def test_masks_are_those_of_the_whole_join_kept_as_float32():
+    mixture = song(1.3)[0]  # 1301 frames: 44 overlapping spans, six chunks of frames
+
+    def network(batch):  # a stand-in whose estimates differ from span to span
+        return np.stack([batch * (1 + batch.mean()), batch + batch.std()], -1).astype(np.float32)
+
+    magnitude = masks.stft_magnitude(mixture, TINY["n_fft"], TINY["hop_length"])
+    made = open_unmix.as_separator(network, TINY).masks(magnitude)
+    blocks, layout = masks.split_blocks(magnitude, TINY["span_frames"], 0.25)  # the masks of the whole song at once
+    spans = blocks[..., 0].reshape(-1, 2, *blocks.shape[1:3])
+    outputs = np.concatenate([network(np.transpose(s, (2, 0, 1))[None]) for s in spans]).astype(np.float64)
+    outputs = np.transpose(outputs, (0, 2, 3, 1, 4)).reshape(-1, *blocks.shape[1:3], 2)
+    whole = masks.ratio_masks(dict(zip(TINY["sources"], np.maximum(masks.join_blocks(outputs, layout), 0.0))))
+    assert all(made[name].dtype == np.float32 and np.array_equal(made[name], whole[name].astype(np.float32))
+               for name in TINY["sources"])
+
+
 def test_the_wiener_filter_keeps_the_sum_and_changes_the_estimates(tiny_weights):
     mixture, _, sr = song(0.7)
     model = cu.load_separator(tiny_weights)

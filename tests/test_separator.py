@@ -63,6 +63,38 @@ def test_zero_iterations_of_the_wiener_filter_is_the_ratio_mask():
         assert np.allclose(filtered[name], mags[name] * np.exp(1j * np.angle(spec)))
 
 
+@pytest.mark.parametrize("mono", [False, True])
+def test_wiener_separation_span_by_span_is_the_whole_filter_bit_for_bit(mono):
+    mixture, stems = _song(2.0)
+    mixture = mixture[:, 0] if mono else mixture
+    spec = masks.stft(mixture, CONFIG["n_fft"], CONFIG["hop_length"])  # 251 frames
+    truth = {name: np.abs(masks.stft(audio[:, 0] if mono else audio, CONFIG["n_fft"], CONFIG["hop_length"]))
+             for name, audio in stems.items()}
+    ratio = {name: mask.astype(np.float32) for name, mask in masks.ratio_masks(truth).items()}
+    for iterations, max_frames in [(1, 60), (2, 1000)]:
+        filtered = masks.wiener_filter(spec, {name: mask * np.abs(spec) for name, mask in ratio.items()},
+                                       iterations, max_frames)
+        whole = {name: masks.istft(stft, len(mixture), CONFIG["hop_length"]) for name, stft in filtered.items()}
+        for span_frames in (16, 50, None):  # audio spans shorter and longer than the filter's spans, or none
+            spans = masks.wiener_separation(mixture, ratio, iterations, CONFIG["n_fft"], CONFIG["hop_length"],
+                                            max_frames, span_frames)
+            assert all(np.array_equal(spans[name], whole[name]) for name in ratio), (iterations, span_frames)
+    with pytest.raises(ValueError, match="iterations must be 0 or more"):
+        masks.wiener_separation(mixture, ratio, -1, CONFIG["n_fft"], CONFIG["hop_length"])
+
+
+def test_joining_blocks_piece_by_piece_or_from_a_list_gives_the_whole_join():
+    spec = np.random.default_rng(3).random((2, 33, 200)).astype(np.float32)
+    blocks, layout = masks.split_blocks(spec, 16, 0.25, multiple=8)
+    outputs = np.random.default_rng(4).random((*blocks.shape[:3], 3)).astype(np.float32)
+    whole = masks.join_blocks(outputs, layout)
+    per_block = [outputs[b * 2:(b + 1) * 2] for b in range(layout["n_blocks"])]  # (channels, F, T, k) each
+    pieces = [masks.join_blocks(per_block, layout, slice(start, start + 13)) for start in range(0, 200, 13)]
+    assert whole.shape == (3, 2, 33, 200) and np.array_equal(np.concatenate(pieces, axis=-1), whole)
+    with pytest.raises(ValueError, match="do not fit the layout"):
+        masks.join_blocks(per_block[:-1], layout)
+
+
 @pytest.mark.parametrize("shape", [(33, 7), (2, 33, 200), (1, 20, 31)])
 @pytest.mark.parametrize("overlap", [0.0, 0.5, 0.75])
 def test_blocks_join_back_to_the_spectrogram(shape, overlap):

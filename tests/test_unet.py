@@ -171,6 +171,18 @@ def test_separator_gives_aligned_estimates_that_add_up(tiny_weights):
             assert np.allclose(estimates["vocals"] + estimates["accompaniment"], mixture, atol=1e-4)
 
 
+def test_masks_are_those_of_the_whole_join_kept_as_float32(tiny_weights):
+    mixture = stereo_song(seconds=1.0)["mixture"]  # 501 frames: 52 blocks a channel, two chunks of frames
+    model = cu.load_separator(tiny_weights)
+    magnitude = masks.stft_magnitude(mixture, TINY["n_fft"], TINY["hop_length"])
+    made = model.masks(magnitude)
+    blocks, layout = masks.split_blocks(magnitude, TINY["segment_frames"], 0.5, 2 ** TINY["n_levels"])
+    joined = masks.join_blocks(unet._predict_blocks(model.network, blocks, 8).astype(np.float64), layout)
+    whole = unet.masks_from_magnitudes(dict(zip(unet.SOURCES, joined)), magnitude, 0.5)  # the whole song at once
+    assert all(made[name].dtype == np.float32 and np.array_equal(made[name], whole[name].astype(np.float32))
+               for name in unet.SOURCES)
+
+
 def test_one_trained_output_gives_complementary_masks():
     magnitude = np.array([[1.0, 2.0], [0.0, 4.0]])
     estimates = {"vocals": np.array([[0.5, 3.0], [1.0, 1.0]]), "accompaniment": np.zeros((2, 2))}
