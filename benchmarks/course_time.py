@@ -6,7 +6,8 @@ Checks the earlier commit out into .cache/course_time/<commit> (a git worktree, 
 then executes every notebook of both versions in sample mode with papermill, alternating between them (old 00, new
 00, old 01, ...) so that both see the same machine load. Each version imports its own course_utils (PYTHONPATH),
 reads its own data and weights, and starts from an empty cache of its own (a student's first run). Prints seconds
-per notebook, the totals and their ratio. Executed copies go to build/course_time/.
+per notebook, the totals and their ratio. Executed copies go to build/course_time/. With --update-readme, the current
+version's times go into the README's notebook table (`run_course.update_readme_times`).
 """
 import argparse
 import os
@@ -51,6 +52,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--against", required=True, help="the earlier commit (e.g. a tag or a hash)")
     parser.add_argument("--only", nargs="*", help="notebook numbers to run (default: all)")
+    parser.add_argument("--update-readme", action="store_true", help="write the current version's times into README.md")
     args = parser.parse_args(argv)
     versions = {"then": worktree(args.against), "now": ROOT}
     notebooks = {name: sorted(p for p in (root / "notebooks").glob("[0-9][0-9]_*.ipynb")
@@ -69,6 +71,12 @@ def main(argv=None):
     print(f"\ntotal then ({args.against}, {len(seconds['then'])} notebooks): {totals['then']:.0f} s; "
           f"now ({len(seconds['now'])} notebooks): {totals['now']:.0f} s; now / then = "
           f"{totals['now'] / totals['then']:.2f}")
+    if args.update_readme:
+        sys.path.insert(0, str(ROOT))
+        from course_utils.run_course import update_readme_times
+
+        update_readme_times(ROOT / "README.md", {stem[:2]: s for stem, s in seconds["now"].items()})
+        print("README.md: the notebook table's CPU times are this run's (now)")
 
 
 if __name__ == "__main__":

@@ -121,8 +121,8 @@ def nmf_oracle_assigned(mixture, sr, oracle, n_components=16, seed=0, max_iter=2
     `n_components` spectral templates times their activations, but does not say which component
     is the voice. Here a component goes to the vocals when a larger share of its energy falls in bins
     where the true vocals dominate (oracle IRM1 > 0.5) than of the whole model's energy (and the most
-    vocal component always does). This is an oracle-assisted upper bound for NMF with this many
-    components, not a blind separator.
+    vocal component always does). This is an oracle-assisted, optimistic reference for NMF with this many
+    components (the assignment is a heuristic, so not a strict bound), not a blind separator.
 
     Args:
         mixture: (n, 2); sr: sample rate in Hz.

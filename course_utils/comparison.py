@@ -106,14 +106,16 @@ def _kept(audio, sr, seconds):
 
 
 def run_comparison(methods, tracks, names=None, progress=True, keep=None, keep_seconds=None, keep_inputs=False,
-                   score_args=None, targets=MUSDB_TARGETS):
+                   score_args=None, targets=MUSDB_TARGETS, warm_up=()):
     """Separate every track with every method, time each separation, and score it, holding one track at a time.
 
     Used in: 06, 11.
 
     For each track in turn: read it (musdb tracks are read from disk only now), run every method on it,
     score each estimate as soon as it exists, keep the scores and the excerpts asked for, and let the
-    audio go before the next track. Memory therefore does not grow with the number of tracks.
+    audio go before the next track. Memory therefore does not grow with the number of tracks. The methods named
+    in `warm_up` (the networks) first separate two short excerpts of the first track, untimed (`_warm_up`), so
+    that the timings measure separation and not TensorFlow building a network's functions on its first calls.
 
     Args:
         methods: dict method name -> function(mixture, stems) -> {name: estimate}.
@@ -129,6 +131,7 @@ def run_comparison(methods, tracks, names=None, progress=True, keep=None, keep_s
             (track, "mixture (input)").
         score_args: keyword arguments of `score_estimates`, e.g. dict(four_stems=False, quiet_db=30).
         targets: the stems read from musdb tracks (see `iter_tracks`).
+        warm_up: names of methods run on the first track's first 2 s and 3 s before anything is timed.
     Returns:
         (frames, timings, kept): frames of `score_estimates` for everything; timings: DataFrame with
         method, track, seconds (separation only) and audio_seconds; kept: {(track, method): vocals excerpt}.
@@ -137,10 +140,16 @@ def run_comparison(methods, tracks, names=None, progress=True, keep=None, keep_s
 
     if not methods or not callable(next(iter(methods.values()), None)):
         raise ValueError("methods must be a non-empty dict name -> function(mixture, stems) -> estimates.")
+    unknown = sorted(set(warm_up) - set(methods))
+    if unknown:
+        raise ValueError(f"warm_up names {unknown}, which are not methods; the methods are {list(methods)}.")
     tracks = list(tracks)
     frames, timings, kept = [], [], {}
     with tqdm(total=len(methods) * len(tracks), desc="separating and scoring", disable=not progress) as bar:
         for name, (mixture, stems, sr) in iter_tracks(tracks, names, targets):
+            if warm_up:
+                _warm_up([methods[name] for name in warm_up], mixture, stems, sr)
+                warm_up = ()
             keeping = keep == "all" or name in (keep or ())
             if keeping and keep_inputs:
                 kept[(name, "truth")] = _kept(stems["vocals"], sr, keep_seconds)
@@ -159,26 +168,28 @@ def run_comparison(methods, tracks, names=None, progress=True, keep=None, keep_s
     return pd.concat(frames, ignore_index=True), pd.DataFrame(timings), kept
 
 
-def summary_tables(frames, timings, metric="SDR"):
-    """One table per source (SiSEC medians of `metric`) and the speed of every method.
+def _warm_up(separators, mixture, stems, sr, seconds=(2.0, 3.0)):
+    """Run each function on excerpts of these lengths, results dropped: a Keras network traces its predict function
+    on its first call and once more for a second input length, after which any length reuses the general trace."""
+    for length in sorted({min(len(mixture), int(s * sr)) for s in seconds}):
+        for separate in separators:
+            separate(mixture[:length], {source: audio[:length] for source, audio in stems.items()})
+
+
+def speed_table(timings):
+    """Each method's separation speed: mean seconds per track and x real time (seconds of audio per second of
+    computing, over all its tracks).
 
     Used in: 11.
 
     Args:
-        frames, timings: from `run_comparison`.
-        metric: "SDR", "SIR", "SAR" or "ISR".
+        timings: from `run_comparison`.
     Returns:
-        DataFrame indexed by method: a column per target (vocals and accompaniment from the pair task,
-        drums/bass/other from the four-stem task, NaN where a method does not separate them), then
-        seconds per track and x real time (audio seconds per second of computing), best vocals first.
+        DataFrame indexed by method: "seconds per track", "x real time".
     """
-    medians = sisec_medians(frames, by=("method", "target"))[metric].unstack("target")
-    order = [t for t in ("vocals", "accompaniment", *MUSDB_TARGETS[1:]) if t in medians.columns]
-    table = medians[order].add_prefix(f"{metric} ")
     speed = timings.groupby("method")[["seconds", "audio_seconds"]].sum()
-    table["seconds per track"] = timings.groupby("method")["seconds"].mean()
-    table["x real time"] = speed["audio_seconds"] / speed["seconds"].clip(lower=1e-9)
-    return table.sort_values(f"{metric} vocals", ascending=False)
+    return pd.DataFrame({"seconds per track": timings.groupby("method")["seconds"].mean(),
+                         "x real time": speed["audio_seconds"] / speed["seconds"].clip(lower=1e-9)})
 
 
 def side_by_side(frames, by="songs", columns=(("vocals", "SDR"), ("vocals", "SIR"), ("vocals", "SAR"),
@@ -218,14 +229,3 @@ def per_track(frames, target="vocals", metric="SDR"):
         raise ValueError(f"No rows for target {target!r}; the frames have {sorted(frames['target'].unique())}.")
     kept = chosen.loc[~chosen["excluded"]]
     return kept.groupby(["method", "track"])[metric].median().unstack("track")
-
-
-def relative_to(table, reference, column="SDR vocals"):
-    """Each method's `column` minus the reference method's (e.g. the oracle IRM1): how far from the ceiling.
-
-    Used in: 11.
-    """
-    if reference not in table.index:
-        raise ValueError(f"{reference!r} is not a method of this table; it has {list(table.index)}.")
-    return (table[column] - table.loc[reference, column]).rename(f"{column} vs {reference}")
-

@@ -497,6 +497,36 @@ def check_lstm_parameters(lstm_params):
 
 # 11 · The grand comparison -----------------------------------------------------------------------------------
 
+def check_paired_differences(differences, frames, method, other, target="vocals", metric="SDR"):
+    """Check per-song differences computed by hand: each song's median `metric` of `method` minus `other`'s.
+
+    Used in: 11_grand_comparison.ipynb, exercise 1.
+
+    Args:
+        differences: the student's pandas Series, indexed by song (track) name.
+        frames: the frame-wise scores of the songs compared (`run_comparison` frames of one song set).
+        method, other: the two methods; target, metric: which scores.
+    """
+    medians = frames[(frames["target"] == target) & ~frames["excluded"]].groupby(["method", "track"])[metric].median()
+    for name in (method, other):
+        assert name in medians.index.get_level_values("method"), \
+            f"No {target} rows for {name!r}; the methods are {sorted(frames['method'].unique())}."
+    expected = (medians.loc[method] - medians.loc[other]).dropna()
+    assert isinstance(differences, pd.Series), \
+        f"differences must be a pandas Series indexed by song, got {type(differences).__name__}."
+    if set(differences.index) != set(expected.index):
+        raise AssertionError(f"Your songs are {sorted(differences.index)}; the frames have {sorted(expected.index)}: "
+                             f"keep one song set (e.g. frames[frames['songs'] == 'test']).")
+    differences = differences.reindex(expected.index).astype(float)
+    if not np.allclose(differences, expected, atol=1e-6):
+        hint = (" You subtracted the other way round." if np.allclose(differences, -expected, atol=1e-6) else
+                " Take each song's median over its kept (not excluded) frames for each method, then subtract.")
+        raise AssertionError(f"Your differences {differences.round(2).to_dict()} are not {method} minus {other} "
+                             f"per song ({expected.round(2).to_dict()}).{hint}")
+    _passed(f"{method} minus {other}, {target} {metric} per song: {', '.join(f'{d:+.2f}' for d in expected)} dB; "
+            f"{(expected > 0).sum()} of {len(expected)} songs higher.")
+
+
 def check_real_time_factor(factor, timings, method):
     """Check a method's speed as x real time: seconds of audio separated per second of computing.
 
