@@ -215,6 +215,16 @@ def test_every_saved_table_with_sdr_has_sir_and_sar(path):
     assert not problems, "\n".join(problems)
 
 
+def test_the_course_map_lists_every_notebook_by_its_title():
+    """00's course map (a hand-written table) names every notebook, with the title of its first cell."""
+    course_map = next(_text(cell["source"]) for cell in json.loads(NOTEBOOKS[0].read_text())["cells"]
+                      if cell["cell_type"] == "markdown" and "## The course map" in _text(cell["source"]))
+    rows = {match.group(1): match.group(2).strip() for match in re.finditer(r"^\| (\d\d) \| ([^|]+)\|", course_map, re.M)}
+    titles = {path.name[:2]: re.match(r"# \d\d · (.+)", _text(json.loads(path.read_text())["cells"][0]["source"]))
+              .group(1).strip() for path in NOTEBOOKS}
+    assert rows == titles
+
+
 # ---------------------------------------------------------------- the checks themselves, on small notebooks
 def _nb(markdown=(), outputs=()):
     cells = [{"cell_type": "markdown", "metadata": {}, "source": text} for text in markdown]
