@@ -199,7 +199,7 @@ def listening_widget(signals, sr, max_seconds=10.0, description="listen to"):
 def interactive_plot(function, **controls):
     """Controls that redraw a figure (and players): a headless-safe `ipywidgets.interact`.
 
-    Used in: 06 (a mask's threshold and exponent), and wherever a parameter is explored.
+    Used in: 01 (the delays), 02 (the STFT window and hop), 06 (a mask's threshold and exponent), 08 (the threshold T).
 
     `interact` draws even the first picture inside an Output widget, and capturing that output can
     stall a headless run (papermill, nbclient). Here the first picture is ordinary cell output with a

@@ -215,6 +215,14 @@ def test_every_saved_table_with_sdr_has_sir_and_sar(path):
     assert not problems, "\n".join(problems)
 
 
+@pytest.mark.parametrize("path", CASES)
+def test_no_notebook_uses_ipywidgets_interact(path):
+    """`interact` draws inside an Output widget, which stalls headless runs (papermill waits forever):
+    notebooks explore a parameter with `cu.interactive_plot` instead."""
+    code = [_text(cell["source"]) for cell in json.loads(path.read_text())["cells"] if cell["cell_type"] == "code"]
+    assert not [c for c in code if re.search(r"\binteract(ive)?\(|@\w*\.?interact\b", c)], path.name
+
+
 def test_the_course_map_lists_every_notebook_by_its_title():
     """00's course map (a hand-written table) names every notebook, with the title of its first cell."""
     course_map = next(_text(cell["source"]) for cell in json.loads(NOTEBOOKS[0].read_text())["cells"]
