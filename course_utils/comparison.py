@@ -180,7 +180,7 @@ def speed_table(timings):
     """Each method's separation speed: mean seconds per track and x real time (seconds of audio per second of
     computing, over all its tracks).
 
-    Used in: 11.
+    Used in: 11; `exercises.check_real_time_factor` (11's exercise 2).
 
     Args:
         timings: from `run_comparison`.
