@@ -18,11 +18,12 @@ import time
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from . import masks
 from .audio import excerpt
 from .datasets import MUSDB_TARGETS, as_track, track_arrays
-from .evaluation import evaluate_track, sisec_medians
+from .evaluation import evaluate_track, sisec_medians, track_medians
 
 PAIR, FOUR = "vocals/accompaniment", "four stems"
 
@@ -219,13 +220,58 @@ def side_by_side(frames, by="songs", columns=(("vocals", "SDR"), ("vocals", "SIR
 def per_track(frames, target="vocals", metric="SDR"):
     """Each track's median `metric` for one target and every method (the points behind the box plot).
 
-    Used in: 11.
+    Used in: 08, 09, 10, 11 (with `paired_differences`); `exercises.check_paired_differences`.
 
     Returns:
-        DataFrame indexed by method, one column per track.
+        DataFrame indexed by method, one column per track (NaN where every frame of a track was left out).
     """
     chosen = frames[frames["target"] == target]
     if chosen.empty:
         raise ValueError(f"No rows for target {target!r}; the frames have {sorted(frames['target'].unique())}.")
-    kept = chosen.loc[~chosen["excluded"]]
-    return kept.groupby(["method", "track"])[metric].median().unstack("track")
+    return track_medians(chosen, by=("method", "track"))[metric].unstack("track")
+
+
+def paired_differences(per_song, method, other, songs=None, label="vocals SDR", confidence=0.95):
+    """`method` minus `other`, song by song, and whether that gap is larger than chance on so few songs.
+
+    Used in: 06, 08, 09, 10 (every gap between two rows read song by song); `exercises.check_paired_differences` (11).
+
+    The same songs under two methods give paired differences. Their mean and its Student-t interval (n - 1 degrees
+    of freedom, from the differences' spread) say what the songs can tell: an interval clear of 0 is a gap
+    ("higher" or "lower"); one that holds 0 is "within the noise" of these songs, whatever the medians say.
+
+    Args:
+        per_song: method x song table of per-song scores (`per_track`).
+        method, other: two of its rows.
+        songs: the songs (columns) to compare; default every song scored under both methods.
+        label: what the scores are, for the printed line (e.g. "accompaniment SDR").
+        confidence: of the interval.
+    Returns:
+        dict: "differences" (Series by song, dB), "mean", "low", "high", "verdict" ("higher", "lower" or "within the
+        noise") and "line", one sentence to print.
+    """
+    for name in (method, other):
+        if name not in per_song.index:
+            raise ValueError(f"No row {name!r} in the per-song table; its rows are {list(per_song.index)}.")
+    columns = per_song.columns if songs is None else list(songs)
+    missing = [song for song in columns if song not in per_song.columns]
+    if missing:
+        raise ValueError(f"Songs {missing} are not in the per-song table; its songs are {list(per_song.columns)}.")
+    differences = (per_song.loc[method, columns] - per_song.loc[other, columns]).dropna().astype(float)
+    if differences.empty:
+        raise ValueError(f"{method!r} and {other!r} share no scored song: score both on the same songs first.")
+    mean = float(differences.mean())
+    if len(differences) < 2:  # one song: no spread, so no interval
+        low, high = -np.inf, np.inf
+    elif np.ptp(differences) == 0:
+        low = high = mean
+    else:
+        low, high = stats.ttest_1samp(differences, 0.0).confidence_interval(confidence)
+    verdict = "higher" if low > 0 else "lower" if high < 0 else "within the noise"
+    songs_text = (", ".join(f"{d:+.2f}" for d in differences) if len(differences) <= 8 else
+                  f"{len(differences)} songs, {differences.min():+.2f} to {differences.max():+.2f}")
+    interval = (f"{confidence * 100:.0f} % interval {low:+.2f} to {high:+.2f}" if np.isfinite(low) else "no interval from one song")
+    line = (f"{method} minus {other}, {label} per song: {songs_text} dB ({int((differences > 0).sum())} of "
+            f"{len(differences)} higher); mean {mean:+.2f} dB, {interval}: {verdict}")
+    return {"differences": differences, "mean": mean, "low": float(low), "high": float(high), "verdict": verdict,
+            "line": line}

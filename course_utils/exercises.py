@@ -9,7 +9,7 @@ import pandas as pd
 
 from . import masks
 from .classifiers import cnn_shape_table
-from .comparison import speed_table
+from .comparison import paired_differences, per_track, speed_table
 from .datasets import MUSDB_TARGETS
 from .evaluation import sisec_medians
 from .features import hz_to_mel
@@ -508,11 +508,11 @@ def check_paired_differences(differences, frames, method, other, target="vocals"
         frames: the frame-wise scores of the songs compared (`run_comparison` frames of one song set).
         method, other: the two methods; target, metric: which scores.
     """
-    medians = frames[(frames["target"] == target) & ~frames["excluded"]].groupby(["method", "track"])[metric].median()
+    per_song = per_track(frames, target, metric)
     for name in (method, other):
-        assert name in medians.index.get_level_values("method"), \
-            f"No {target} rows for {name!r}; the methods are {sorted(frames['method'].unique())}."
-    expected = (medians.loc[method] - medians.loc[other]).dropna()
+        assert name in per_song.index, f"No {target} rows for {name!r}; the methods are {sorted(per_song.index)}."
+    paired = paired_differences(per_song, method, other, label=f"{target} {metric}")
+    expected = paired["differences"]
     assert isinstance(differences, pd.Series), \
         f"differences must be a pandas Series indexed by song, got {type(differences).__name__}."
     if set(differences.index) != set(expected.index):
@@ -524,8 +524,7 @@ def check_paired_differences(differences, frames, method, other, target="vocals"
                 " Take each song's median over its kept (not excluded) frames for each method, then subtract.")
         raise AssertionError(f"Your differences {differences.round(2).to_dict()} are not {method} minus {other} "
                              f"per song ({expected.round(2).to_dict()}).{hint}")
-    _passed(f"{method} minus {other}, {target} {metric} per song: {', '.join(f'{d:+.2f}' for d in expected)} dB; "
-            f"{(expected > 0).sum()} of {len(expected)} songs higher.")
+    _passed(paired["line"] + ".")
 
 
 def check_real_time_factor(factor, timings, method):

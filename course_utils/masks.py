@@ -252,11 +252,11 @@ def _by_spans(separate, mixture, names, n_fft, hop_length, span_frames):
     n = len(mixture)
     if span_frames is None or n <= span_frames * hop_length:
         return separate(slice(0, n), 0)
-    step, margin = int(span_frames) * hop_length, _margin(n_fft, hop_length)
+    step = int(span_frames) * hop_length
     estimates = {name: np.empty_like(mixture) for name in names}
     for start in range(0, n, step):
         stop = min(n, start + step)
-        part = slice(max(0, start - margin), min(n, stop + margin))
+        part = _widened(start, stop, n, n_fft, hop_length)
         for name, estimate in separate(part, part.start // hop_length).items():
             estimates[name][start:stop] = estimate[start - part.start:stop - part.start]
     return estimates
@@ -268,9 +268,11 @@ def _check_span_frames(span_frames):
                          f"got {span_frames!r}.")
 
 
-def _margin(n_fft, hop_length):
-    """Samples a span is widened by at each end: whole hops covering one window (the frames of its edges)."""
-    return -(-n_fft // hop_length) * hop_length
+def _widened(start, stop, n, n_fft, hop_length):
+    """Samples start..stop-1 of n, widened at each end by whole hops covering one window (the frames of its edges):
+    every frame touching a kept sample sees the same samples as in the whole signal's STFT."""
+    margin = -(-n_fft // hop_length) * hop_length
+    return slice(max(0, start - margin), min(n, stop + margin))
 
 
 def _frame_count(n, n_fft, hop_length):
@@ -293,9 +295,8 @@ def _check_masks(masks, mixture, n_fft, hop_length):
 
 def _stft_columns(audio, first, stop, n_fft, hop_length):
     """Frames first..stop-1 of `stft(audio)` (checked audio), computed from the samples they see: bit for bit the
-    columns of the whole signal's STFT (the part starts on a hop and is widened by `_margin`, as in `_by_spans`)."""
-    margin = _margin(n_fft, hop_length)
-    part = slice(max(0, first * hop_length - margin), min(len(audio), stop * hop_length + margin))
+    columns of the whole signal's STFT (the part starts on a hop and is widened as in `_by_spans`)."""
+    part = _widened(first * hop_length, stop * hop_length, len(audio), n_fft, hop_length)
     offset = part.start // hop_length
     return stft(audio[part], n_fft, hop_length)[..., first - offset:stop - offset]
 

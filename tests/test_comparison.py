@@ -155,3 +155,25 @@ def test_names_needed_for_arrays_and_stems_for_musdb():
         comparison.run_comparison({"m": lambda m, s: s}, [(mixture, stems, sr)], progress=False)
     with pytest.raises(ValueError, match="four MUSDB stems"):
         comparison.run_comparison({"m": lambda m, s: s}, [LazyTrack("a", 0, [])], progress=False, targets=("vocals",))
+
+
+def test_paired_differences_read_a_gap_against_the_songs_spread():
+    per_song = pd.DataFrame({"a": [3.0, 1.0, 1.0], "b": [3.1, 1.0, 2.0], "c": [2.9, 1.0, 0.0], "d": [3.2, 1.0, 3.0]},
+                            index=["clear", "anchor", "noisy"])
+    clear = comparison.paired_differences(per_song, "clear", "anchor")
+    assert clear["verdict"] == "higher" and 0 < clear["low"] < clear["mean"] < clear["high"]
+    assert clear["mean"] == pytest.approx(2.05)
+    assert list(clear["differences"].index) == ["a", "b", "c", "d"] and "4 of 4 higher" in clear["line"]
+    assert comparison.paired_differences(per_song, "anchor", "clear")["verdict"] == "lower"
+    noisy = comparison.paired_differences(per_song, "noisy", "anchor", label="bass SDR")
+    assert noisy["verdict"] == "within the noise" and noisy["low"] < 0 < noisy["high"] and "bass SDR" in noisy["line"]
+    one = comparison.paired_differences(per_song, "clear", "anchor", songs=["a"])
+    assert one["verdict"] == "within the noise" and "no interval" in one["line"]
+    same = comparison.paired_differences(pd.DataFrame({"a": [3.0, 1.0], "b": [4.0, 2.0]}, index=["m", "o"]), "m", "o")
+    assert same["low"] == same["high"] == same["mean"] == 2.0 and same["verdict"] == "higher"
+    with pytest.raises(ValueError, match="No row 'x'"):
+        comparison.paired_differences(per_song, "x", "anchor")
+    with pytest.raises(ValueError, match=r"Songs \['z'\]"):
+        comparison.paired_differences(per_song, "clear", "anchor", songs=["z"])
+    with pytest.raises(ValueError, match="share no scored song"):
+        comparison.paired_differences(per_song.assign(a=np.nan, b=np.nan, c=np.nan, d=np.nan), "clear", "anchor")

@@ -192,3 +192,16 @@ def test_real_time_factor():
     _rejects(exercises.check_real_time_factor, (7 + 7 / 3) / 2, timings, "a", match="mean of the per-track")
     _rejects(exercises.check_real_time_factor, 1.0, timings, "a", match="total audio")
     _rejects(exercises.check_real_time_factor, 1.0, timings, "c", match="No timings")
+
+
+def test_paired_differences():
+    frames = pd.DataFrame({"method": np.repeat(["m", "o"], 6), "target": "vocals",
+                           "track": np.tile(np.repeat(["a", "b", "c"], 2), 2),
+                           "SDR": [3, 5, 6, 6, 1, 1, 1, 1, 5, 5, -1, 1], "excluded": False})
+    frames = frames.assign(SIR=frames["SDR"], SAR=frames["SDR"], ISR=frames["SDR"])
+    exercises.check_paired_differences(pd.Series({"a": 3.0, "b": 1.0, "c": 1.0}), frames, "m", "o")
+    _rejects(exercises.check_paired_differences, pd.Series({"a": -3.0, "b": -1.0, "c": -1.0}), frames, "m", "o",
+             match="other way round")
+    _rejects(exercises.check_paired_differences, pd.Series({"a": 3.0, "b": 1.0}), frames, "m", "o", match="songs")
+    _rejects(exercises.check_paired_differences, [3.0, 1.0, 1.0], frames, "m", "o", match="pandas Series")
+    _rejects(exercises.check_paired_differences, pd.Series({"a": 3.0}), frames, "m", "x", match="No vocals rows")
