@@ -88,7 +88,8 @@ def load_audio(path, sr=None, mono=True, offset=0.0, duration=None):
 def excerpt(audio, sr, seconds=None, fit=False):
     """A part of a signal, cut in seconds: the whole of it, its first seconds, or from a start to an end.
 
-    Used in: 06 (the example song's excerpt), `comparison.run_comparison` (the excerpts kept for listening in 06, 11).
+    Used in: 06 (the example song's excerpt), `datasets.track_arrays` (10's example excerpt),
+    `comparison.run_comparison` (the excerpts kept for listening in 06, 11).
 
     Args:
         audio: (n,) or (n, channels) samples.

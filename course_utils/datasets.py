@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 
-from .audio import load_audio
+from .audio import excerpt, load_audio
 from .runtime import cache_dir, check_data_mode, data_dir, on_colab
 
 # ----------------------------------------------------------------------------------------------
@@ -527,22 +527,30 @@ def load_unseen_music():
     return musdb.DB(root=str(sample_musdb_root("musdb_unseen")), is_wav=True, subsets="test")
 
 
-def track_arrays(track, targets=MUSDB_TARGETS):
+def track_arrays(track, targets=MUSDB_TARGETS, seconds=None):
     """A musdb track as a `Track` of plain arrays: the mixture, a dict of stems, and the sample rate.
 
-    Used in: 06–11 (separators and evaluation take arrays, not musdb objects).
+    Used in: 06–11 (separators and evaluation take arrays, not musdb objects; 10 reads an excerpt of a song).
 
     Args:
         track: a track from `load_musdb(...).tracks`.
         targets: stem names to read (any of musdb's targets, e.g. "accompaniment").
+        seconds: None for the whole track, or the part to keep, as `audio.excerpt` with fit=True takes it: s (the
+            first s seconds) or (start, end) in s, moved back to end at the song's end if it runs past it. The part
+            is copied, so the rest of the song is freed.
     Returns:
         Track(mixture (n, 2) float64, {name: (n, 2) float64}, rate in Hz).
     """
     missing = [name for name in targets if name not in track.targets]
     if missing:
         raise ValueError(f"Track {track.name} has no target(s) {missing}; it has {list(track.targets)}.")
-    stems = {name: np.asarray(track.targets[name].audio, dtype=np.float64) for name in targets}
-    return Track(np.asarray(track.audio, dtype=np.float64), stems, int(track.rate))
+
+    def part(audio):
+        audio = np.asarray(audio, dtype=np.float64)
+        return audio if seconds is None else excerpt(audio, int(track.rate), seconds, fit=True).copy()
+
+    stems = {name: part(track.targets[name].audio) for name in targets}
+    return Track(part(track.audio), stems, int(track.rate))
 
 
 def as_track(track, targets=MUSDB_TARGETS, what="A track"):

@@ -86,6 +86,7 @@ TABLE = {
         "UNET_WEIGHTS": (unet.DEFAULT_WEIGHTS, unet.weights_name(unet.DEFAULT_ALPHA, "full")),
         "MAX_TEST_TRACKS": (None, 10),
         "PRETRAINED_MODELS": ((), ("umxl", "htdemucs")),
+        "EXAMPLE_SECONDS": (None, (60, 90)),
     },
     "11": {
         "MODELS": ({"U-Net (S2)": unet.DEFAULT_WEIGHTS, "mask CNN (S3)": mask_cnn.DEFAULT_WEIGHTS,

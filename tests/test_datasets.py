@@ -316,3 +316,16 @@ def test_speaker_root_errors_say_what_was_found(kaggle_like_tree):
     (one_speaker / "Speaker_0000_00099.wav").write_bytes(b"")
     with pytest.raises(ValueError, match=r"empty \(0 bytes\), e.g. Speaker_0000_00099.wav.*interrupted"):
         cu.list_speaker_files(kaggle_like_tree)
+
+
+def test_track_arrays_reads_a_whole_song_or_an_excerpt_of_it():
+    track = cu.load_musdb("sample", subsets="test").tracks[0]
+    whole = cu.track_arrays(track, ("vocals", "drums"))
+    assert set(whole.stems) == {"vocals", "drums"} and whole.mixture.dtype == np.float64
+    first = cu.track_arrays(track, ("vocals",), seconds=2)
+    assert first.sr == whole.sr and np.array_equal(first.mixture, whole.mixture[:2 * whole.sr])
+    end = cu.track_arrays(track, ("vocals",), seconds=(3, 8))  # past the end: the window moves back to end there
+    assert np.array_equal(end.stems["vocals"], whole.stems["vocals"][-5 * whole.sr:])
+    assert end.mixture.base is None  # a copy: the song itself is freed
+    with pytest.raises(ValueError, match="has no target"):
+        cu.track_arrays(track, ("guitar",))
