@@ -427,7 +427,23 @@ def _predict_blocks(network, blocks, batch_size):
     return outputs
 
 
-def as_separator(network, config, alpha, overlap=0.5, batch_size=8, meta=None):
+# the blocks per network call when separating keep one layer's activations (blocks x padded bins x base_filters)
+# within those of the sample configuration's 8 blocks: the full-size U-Net gets 1 (with 8 of its blocks per call,
+# separating a 3-minute song peaked 1.0 GB higher, at the same speed on a CPU)
+PREDICT_ACTIVATIONS = 8 * 528 * 128 * 8
+
+
+def predict_batch_size(config):
+    """Blocks per network call for `as_separator`: 8 for `SAMPLE_CONFIG`, 1 for `FULL_CONFIG` (`PREDICT_ACTIVATIONS`).
+
+    Used in: `as_separator` (07, 10, 11); tests.
+    """
+    config = check_config(dict(config))
+    rows, columns = padded_shape(config["n_fft"] // 2 + 1, config["segment_frames"], 2 ** config["n_levels"])
+    return max(1, PREDICT_ACTIVATIONS // (rows * columns * config["base_filters"]))
+
+
+def as_separator(network, config, alpha, overlap=0.5, batch_size=None, meta=None):
     """A trained U-Net as a `Separator`: `cu.separate(mixture, sr, model)` then separates any song.
 
     Used in: `load`; 07 (the oracle through the pipeline, overlap 0 vs 0.5), tests.
@@ -446,7 +462,7 @@ def as_separator(network, config, alpha, overlap=0.5, batch_size=8, meta=None):
         alpha: the loss weight it was trained with (decides how estimates become masks).
         overlap: share of a block that overlaps the next: 0.5 (default) puts every frame in two blocks and fades
             between them, so no frame is predicted only from a block's edge; 0 is S2's disjoint blocks.
-        batch_size: blocks per network call.
+        batch_size: blocks per network call (None: `predict_batch_size(config)`, which bounds the memory).
         meta: the weights file's metadata, kept on the separator.
     Returns:
         `separator.Separator` of kind "unet", sources ("vocals", "accompaniment").
@@ -456,6 +472,7 @@ def as_separator(network, config, alpha, overlap=0.5, batch_size=8, meta=None):
     config = check_config(dict(config))
     if not isinstance(alpha, (int, float, np.floating)) or not 0.0 <= float(alpha) <= 1.0:
         raise ValueError(f"alpha must be the loss weight in [0, 1] the network was trained with, got {alpha!r}.")
+    batch_size = predict_batch_size(config) if batch_size is None else batch_size
     if not 0 <= overlap < 1 or int(batch_size) < 1:
         raise ValueError(f"Need 0 <= overlap < 1 and batch_size >= 1, got {overlap} and {batch_size}.")
     if hasattr(network, "course_config"):

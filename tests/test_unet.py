@@ -249,3 +249,11 @@ def test_vocal_rest_effects_refuses_bad_input(case, match):
     args = {"shape": (x, x[:1000], x), "silent": (np.zeros(2000), x, x), "rest_db": (x, x, x)}[case]
     with pytest.raises(ValueError, match=match):
         unet.vocal_rest_effects(*args, sr, rest_db=10.0 if case == "rest_db" else -40.0)
+
+
+def test_predict_batch_size_bounds_the_activations_per_call():
+    assert unet.predict_batch_size(unet.SAMPLE_CONFIG) == 8  # the sample model's batch, unchanged
+    assert unet.predict_batch_size(unet.FULL_CONFIG) == 1  # 1040 x 176 bins x 32 filters: one block per call
+    assert unet.predict_batch_size({**unet.SAMPLE_CONFIG, "base_filters": 16}) == 4
+    with pytest.raises(ValueError):
+        unet.predict_batch_size({**unet.SAMPLE_CONFIG, "n_fft": -1})
