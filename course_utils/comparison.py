@@ -270,7 +270,8 @@ def paired_differences(per_song, method, other, songs=None, label="vocals SDR", 
     verdict = "higher" if low > 0 else "lower" if high < 0 else "within the noise"
     songs_text = (", ".join(f"{d:+.2f}" for d in differences) if len(differences) <= 8 else
                   f"{len(differences)} songs, {differences.min():+.2f} to {differences.max():+.2f}")
-    interval = (f"{confidence * 100:.0f} % interval {low:+.2f} to {high:+.2f}" if np.isfinite(low) else "no interval from one song")
+    interval = (f"{confidence * 100:.0f} % interval {low:+.2f} to {high:+.2f}" if np.isfinite(low) else
+                "no interval from one song")
     line = (f"{method} minus {other}, {label} per song: {songs_text} dB ({int((differences > 0).sum())} of "
             f"{len(differences)} higher); mean {mean:+.2f} dB, {interval}: {verdict}")
     return {"differences": differences, "mean": mean, "low": float(low), "high": float(high), "verdict": verdict,
