@@ -61,6 +61,7 @@ TABLE = {
         "MAX_TEST_TRACKS": (None, 10),
         "LIVE_STEPS": (8, 100),
         "LIVE_BATCH": (4, 8),
+        "EXAMPLE_SECONDS": (None, (60, 90)),
     },
     "08": {
         "CONFIG": (mask_cnn.SAMPLE_CONFIG, mask_cnn.FULL_CONFIG),
