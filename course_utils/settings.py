@@ -72,6 +72,7 @@ TABLE = {
         "LIVE_EPOCHS": (1, 5),
         "LIVE_FRAME_STEP": (32, 4),
         "S3_SECONDS": (4, 10),
+        "EXAMPLE_SECONDS": (None, (60, 90)),
     },
     "09": {
         "CONFIG": (autoencoder.SAMPLE_CONFIG, autoencoder.FULL_CONFIG),
