@@ -81,6 +81,7 @@ TABLE = {
         "LIVE_SECONDS": (None, 30),
         "LIVE_EPOCHS": (2, 10),
         "LIVE_REMIXES": (4, 0),
+        "EXAMPLE_SECONDS": (None, (60, 90)),
     },
     "10": {
         "CONFIG": (open_unmix.SAMPLE_CONFIG, open_unmix.FULL_CONFIG),
