@@ -3,7 +3,8 @@
 What bounds the music notebooks' memory in full mode is one song's separation and scoring. This script reads the
 first test song of a MUSDB18-layout folder (e.g. the 3-minute fixture) and runs one step per child process, so that
 each peak (``ru_maxrss``) is that step's alone: Open-Unmix and the U-Net (full-size weights) with and without the
-Wiener filter, and the four-stem BSS Eval of one estimate. The limit is 6 GB (Colab gives about 12.7 GB).
+Wiener filter, the four-stem BSS Eval of one estimate, the mask CNN and the autoencoder. The limit is 6 GB (Colab
+gives about 12.7 GB).
 
     python benchmarks/separation_memory.py --musdb-root .cache/fixtures_3min/musdb18 --weights-dir .cache/weights_full
 
@@ -21,6 +22,8 @@ STEPS = {  # step -> (weights file, Wiener iterations, scored)
     "U-Net": ("unet_full_alpha_0.5.npz", 0, False),
     "U-Net + Wiener": ("unet_full_alpha_0.5.npz", 1, False),
     "Open-Unmix, then four-stem BSS Eval": ("open_unmix_full.npz", 0, True),
+    "mask CNN": ("mask_cnn_full_fcn.npz", 0, False),
+    "autoencoder": ("autoencoder_full_cmvn.npz", 0, False),
 }
 PEAK_LIMIT_GB = 6.0
 # one step in a child process: read the song, separate (and score), print the song's length and the peak in GB
@@ -43,13 +46,16 @@ def main():
     parser.add_argument("--musdb-root", required=True, help="MUSDB18-layout folder; its first test song is used")
     parser.add_argument("--weights-dir", default=str(ROOT / ".cache" / "weights_full"),
                         help="full-size weights (scripts/train_*.py --full write them)")
+    parser.add_argument("--steps", nargs="+", choices=list(STEPS), default=list(STEPS), metavar="STEP",
+                        help=f"the steps to run (default: all): {', '.join(repr(step) for step in STEPS)}")
     args = parser.parse_args()
     weights_dir = Path(args.weights_dir)
-    missing = sorted({file for file, _, _ in STEPS.values() if not (weights_dir / file).is_file()})
+    steps = {step: STEPS[step] for step in args.steps}
+    missing = sorted({file for file, _, _ in steps.values() if not (weights_dir / file).is_file()})
     if missing:
         parser.error(f"{weights_dir} lacks {', '.join(missing)}: train them with scripts/train_*.py --full.")
     failed = False
-    for step, (file, iterations, scored) in STEPS.items():
+    for step, (file, iterations, scored) in steps.items():
         done = subprocess.run([sys.executable, "-c", _STEP, str(ROOT), args.musdb_root, str(weights_dir / file),
                                str(iterations), "1" if scored else "0"], capture_output=True, text=True)
         if done.returncode != 0:

@@ -577,14 +577,15 @@ def as_separator(network, config, meta=None, overlap=0.5, batch_size=32):
 
     Its masks function cuts the mixture magnitude (channels, F, frames) into blocks of block_frames frames
     that overlap by `overlap` (`masks.split_blocks`, silence padded at both ends), runs the network on them,
-    cross-fades the estimates back into whole spectrograms (`masks.join_blocks`) and returns their ratio
-    masks (`masks.ratio_masks`): where |X| > 0 these are exactly the network's soft masks, faded between
-    blocks; where every estimate is 0 the sources share the bin equally.
+    cross-fades the estimates back (`masks.join_blocks`, a few hundred frames at a time, so a long song never
+    holds a whole float64 copy) and returns their ratio masks (`masks.ratio_masks`, kept as float32): where
+    |X| > 0 these are exactly the network's soft masks, faded between blocks; where every estimate is 0 the
+    sources share the bin equally.
 
     Args:
-        network: a Keras model from `build_from_config` (its `predict` is used), or any function mapping
-            all (n_blocks, F, T, 1) magnitude blocks to (n_blocks, F, T, k) estimates at once (tests pass
-            an oracle that returns the true magnitudes).
+        network: a Keras model from `build_from_config` (`masks.predict_blocks` runs it batch by batch), or any
+            function mapping all (n_blocks, F, T, 1) magnitude blocks to (n_blocks, F, T, k) estimates at once
+            (tests pass an oracle that returns the true magnitudes).
         config: the configuration it was built with (see `check_config`).
         meta: optional metadata (the weights file's) kept on the Separator.
         overlap: the share of a block that overlaps the next (0.5: every frame in two blocks; 0: disjoint).
@@ -598,16 +599,16 @@ def as_separator(network, config, meta=None, overlap=0.5, batch_size=32):
 
     def predict(magnitude):
         blocks, layout = masks.split_blocks(magnitude, config["block_frames"], overlap)
-        if hasattr(network, "predict"):
-            padded = np.concatenate([blocks, np.zeros((-len(blocks) % batch_size, *blocks.shape[1:]), blocks.dtype)])
-            outputs = network.predict(padded, batch_size=batch_size, verbose=0)[:len(blocks)]
-        else:
-            outputs = network(blocks)
-        outputs = np.asarray(outputs)
+        outputs = masks.predict_blocks(network, blocks, batch_size)
         if outputs.shape != (*blocks.shape[:3], len(sources)):
             raise ValueError(f"The network gave outputs of shape {outputs.shape} for blocks {blocks.shape}; "
                              f"config['sources'] names {len(sources)}: use the configuration the network was "
                              f"built with.")
-        return masks.ratio_masks(dict(zip(sources, masks.join_blocks(outputs, layout))))
+        del blocks
+
+        def chunk_masks(columns):  # joined a few hundred frames at a time, kept as float32
+            return masks.ratio_masks(dict(zip(sources, masks.join_blocks(outputs, layout, columns))))
+
+        return masks.frames_by_chunks(chunk_masks, sources, magnitude.shape)
 
     return Separator("autoencoder", dict(config), sources, predict, network, dict(meta or {}))

@@ -329,7 +329,8 @@ def frames_by_chunks(make, names, shape, dtype=np.float32, chunk_frames=256):
     """{name: array of `shape` (..., frames)} filled chunk by chunk of frames: make(columns) gives every name's
     values for the frames of the slice `columns`; only one chunk's temporaries are ever in memory.
 
-    Used in: the U-Net's and Open-Unmix's masks (`unet.as_separator`, `open_unmix.as_separator`; 07, 10, 11).
+    Used in: the U-Net's, the autoencoder's and Open-Unmix's masks (`unet.as_separator`,
+    `autoencoder.as_separator`, `open_unmix.as_separator`; 07, 09, 10, 11).
     """
     arrays = {name: np.empty(shape, dtype) for name in names}
     for first in range(0, shape[-1], chunk_frames):
@@ -434,6 +435,27 @@ def split_blocks(spec, block_frames, overlap=0.5, multiple=1):
     layout = {"channels": channels, "freq": freq, "frames": frames, "block_frames": block_frames, "hop": hop,
               "lead": lead, "n_blocks": n_blocks, "mono": spec.ndim == 2}
     return blocks[..., None], layout
+
+
+def predict_blocks(network, blocks, batch_size):
+    """The network's outputs for every block: full batches of `batch_size` for a Keras model (its graph is traced
+    once; the last batch padded with silent blocks), written into one array in the network's dtype; the whole array
+    at once for any other function (a stand-in such as an oracle).
+
+    Used in: `unet.as_separator` and `autoencoder.as_separator` (07, 09, 10, 11).
+    """
+    if not hasattr(network, "predict_on_batch"):
+        return np.asarray(network(blocks))
+    outputs = None
+    for i in range(0, len(blocks), batch_size):
+        batch = blocks[i:i + batch_size]
+        if len(batch) < batch_size:
+            batch = np.pad(batch, [(0, batch_size - len(batch)), (0, 0), (0, 0), (0, 0)])
+        predicted = np.asarray(network.predict_on_batch(batch))[:len(blocks) - i]
+        if outputs is None:
+            outputs = np.empty((len(blocks), *predicted.shape[1:]), predicted.dtype)
+        outputs[i:i + len(predicted)] = predicted
+    return outputs
 
 
 def join_blocks(outputs, layout, frames=None):

@@ -409,24 +409,6 @@ def masks_from_magnitudes(estimates, mixture_magnitude, alpha=0.5):
     return masks.ratio_masks({name: estimates[name] for name in SOURCES})
 
 
-def _predict_blocks(network, blocks, batch_size):
-    """The network's outputs for every block: full batches of `batch_size` for a Keras model (its graph is traced
-    once; the last batch padded with silent blocks), written into one array in the network's dtype; the whole array
-    at once for any other function (a stand-in such as an oracle)."""
-    if not hasattr(network, "predict_on_batch"):
-        return np.asarray(network(blocks))
-    outputs = None
-    for i in range(0, len(blocks), batch_size):
-        batch = blocks[i:i + batch_size]
-        if len(batch) < batch_size:
-            batch = np.pad(batch, [(0, batch_size - len(batch)), (0, 0), (0, 0), (0, 0)])
-        predicted = np.asarray(network.predict_on_batch(batch))[:len(blocks) - i]
-        if outputs is None:
-            outputs = np.empty((len(blocks), *predicted.shape[1:]), predicted.dtype)
-        outputs[i:i + len(predicted)] = predicted
-    return outputs
-
-
 # the blocks per network call when separating keep one layer's activations (blocks x padded bins x base_filters)
 # within those of the sample configuration's 8 blocks: the full-size U-Net gets 1 (with 8 of its blocks per call,
 # separating a 3-minute song peaked 1.0 GB higher, at the same speed on a CPU)
@@ -484,7 +466,7 @@ def as_separator(network, config, alpha, overlap=0.5, batch_size=None, meta=None
 
     def unet_masks(magnitude):
         blocks, layout = masks.split_blocks(magnitude, config["segment_frames"], overlap, 2 ** config["n_levels"])
-        outputs = _predict_blocks(network, blocks, int(batch_size))
+        outputs = masks.predict_blocks(network, blocks, int(batch_size))
         if outputs.ndim != 4 or outputs.shape[:3] != blocks.shape[:3] or outputs.shape[-1] != len(SOURCES):
             raise ValueError(f"The network returned shape {outputs.shape} for blocks {blocks.shape}: it must keep "
                              f"(batch, F, T) and give {len(SOURCES)} magnitude estimates.")

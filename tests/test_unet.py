@@ -177,7 +177,7 @@ def test_masks_are_those_of_the_whole_join_kept_as_float32(tiny_weights):
     magnitude = masks.stft_magnitude(mixture, TINY["n_fft"], TINY["hop_length"])
     made = model.masks(magnitude)
     blocks, layout = masks.split_blocks(magnitude, TINY["segment_frames"], 0.5, 2 ** TINY["n_levels"])
-    joined = masks.join_blocks(unet._predict_blocks(model.network, blocks, 8).astype(np.float64), layout)
+    joined = masks.join_blocks(masks.predict_blocks(model.network, blocks, 8).astype(np.float64), layout)
     whole = unet.masks_from_magnitudes(dict(zip(unet.SOURCES, joined)), magnitude, 0.5)  # the whole song at once
     assert all(made[name].dtype == np.float32 and np.array_equal(made[name], whole[name].astype(np.float32))
                for name in unet.SOURCES)
