@@ -654,17 +654,21 @@ def fcn_masks(network, magnitude, span_frames=None):
         magnitude: (channels, freq, frames) float32 mixture magnitude.
         span_frames: frames per pass (default: the network's config["span_frames"]).
     Returns:
-        dict source -> (channels, freq, frames) float32 mask; the masks add up to 1.
+        dict source -> (channels, freq, frames) mask in the network's dtype (float32); the masks add up to 1.
     """
     config = network.course_config
     half, span = config["context"] // 2, int(span_frames or config["span_frames"])
     magnitude = np.asarray(magnitude, np.float32)
     frames = magnitude.shape[-1]
     padded = np.pad(magnitude, [(0, 0), (0, 0), (half, half)])
-    spans = [np.asarray(network(padded[..., start:start + span + 2 * half], training=False))
-             for start in range(0, frames, span)]
-    joined = np.transpose(np.concatenate(spans, axis=1), (2, 0, 3, 1))  # (sources, channels, freq, frames)
-    return {name: joined[j] for j, name in enumerate(config["sources"])}
+    result = None
+    for start in range(0, frames, span):  # each span's masks written in place: no list of spans, no joined copy
+        predicted = np.asarray(network(padded[..., start:start + span + 2 * half], training=False))
+        if result is None:  # in the network's dtype (a Keras model's float32; a stand-in's float64 stays exact)
+            result = {name: np.empty(magnitude.shape, predicted.dtype) for name in config["sources"]}
+        for j, name in enumerate(config["sources"]):  # (channels, span, sources, freq) -> (channels, freq, span)
+            result[name][..., start:start + predicted.shape[1]] = np.transpose(predicted[:, :, j], (0, 2, 1))
+    return result
 
 
 # ---------------------------------------------------------------- weights
