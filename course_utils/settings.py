@@ -20,6 +20,8 @@ from . import autoencoder, mask_cnn, open_unmix, unet
 from .runtime import check_data_mode, course_root
 from .weights import weights_dir
 
+#: the first test song's part that 06-10 show, play and explore (sample: the whole song; full: 30 s of it)
+EXAMPLE_SECONDS = (None, (60, 90))
 #: notebook number -> parameter name -> (sample value, full value)
 TABLE = {
     # 00-05: only what differs between the modes (speakers, segment lengths and splits are the same in both)
@@ -50,7 +52,7 @@ TABLE = {
     "06": {
         "N_FFT": (2048, 4096),
         "HOP_LENGTH": (512, 1024),
-        "EXAMPLE_SECONDS": (None, (60, 90)),
+        "EXAMPLE_SECONDS": EXAMPLE_SECONDS,
         "REPET_MIN_SECONDS": (1.0, 2.0),
     },
     "07": {
@@ -61,7 +63,7 @@ TABLE = {
         "MAX_TEST_TRACKS": (None, 10),
         "LIVE_STEPS": (8, 100),
         "LIVE_BATCH": (4, 8),
-        "EXAMPLE_SECONDS": (None, (60, 90)),
+        "EXAMPLE_SECONDS": EXAMPLE_SECONDS,
     },
     "08": {
         "CONFIG": (mask_cnn.SAMPLE_CONFIG, mask_cnn.FULL_CONFIG),
@@ -72,7 +74,7 @@ TABLE = {
         "LIVE_EPOCHS": (1, 5),
         "LIVE_FRAME_STEP": (32, 4),
         "S3_SECONDS": (4, 10),
-        "EXAMPLE_SECONDS": (None, (60, 90)),
+        "EXAMPLE_SECONDS": EXAMPLE_SECONDS,
     },
     "09": {
         "CONFIG": (autoencoder.SAMPLE_CONFIG, autoencoder.FULL_CONFIG),
@@ -81,7 +83,7 @@ TABLE = {
         "LIVE_SECONDS": (None, 30),
         "LIVE_EPOCHS": (2, 10),
         "LIVE_REMIXES": (4, 0),
-        "EXAMPLE_SECONDS": (None, (60, 90)),
+        "EXAMPLE_SECONDS": EXAMPLE_SECONDS,
     },
     "10": {
         "CONFIG": (open_unmix.SAMPLE_CONFIG, open_unmix.FULL_CONFIG),
@@ -89,7 +91,7 @@ TABLE = {
         "UNET_WEIGHTS": (unet.DEFAULT_WEIGHTS, unet.weights_name(unet.DEFAULT_ALPHA, "full")),
         "MAX_TEST_TRACKS": (None, 10),
         "PRETRAINED_MODELS": ((), ("umxl", "htdemucs")),
-        "EXAMPLE_SECONDS": (None, (60, 90)),
+        "EXAMPLE_SECONDS": EXAMPLE_SECONDS,
     },
     "11": {
         "MODELS": ({"U-Net (S2)": unet.DEFAULT_WEIGHTS, "mask CNN (S3)": mask_cnn.DEFAULT_WEIGHTS,
