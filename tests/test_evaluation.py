@@ -166,3 +166,21 @@ def test_reusing_the_references_work_gives_museval_s_scores():
     with _reusing_reference_work(metrics):
         assert metrics.np is not np and metrics._compute_reference_correlations is not original
     assert metrics.np is np and metrics._compute_reference_correlations is original  # museval is left as it was
+
+
+def test_a_long_song_frees_the_work_kept_for_short_signals():
+    """What is kept for reuse on short signals (hundreds of MB at 44.1 kHz) is dropped once a long song is scored."""
+    from course_utils.evaluation import _CORRELATIONS, _FACTORS, REUSE_MAX_SECONDS
+
+    rng = np.random.default_rng(4)
+    sr = 2000
+
+    def score(seconds):
+        references = {name: rng.standard_normal((int(seconds * sr), 2)) for name in ("vocals", "accompaniment")}
+        evaluation.bss_eval_frames(references, {n: r + 0.1 * rng.standard_normal(r.shape) for n, r in references.items()},
+                                   sr)
+
+    score(2)
+    assert _CORRELATIONS.entries and _FACTORS.entries  # kept for the next estimate of the same short song
+    score(REUSE_MAX_SECONDS + 1)
+    assert not _CORRELATIONS.entries and not _FACTORS.entries
