@@ -1,6 +1,7 @@
 """The grand comparison (S4): every separator of the course on the same tracks, timed and scored alike.
 
-Used in: 11_grand_comparison.ipynb (everything), 06_masks_and_evaluation.ipynb (`run_comparison`).
+Used in: 11_grand_comparison.ipynb (everything), 06_masks_and_evaluation.ipynb (`run_comparison`); 08, 09 and 10
+(`iter_tracks`, `score_estimates` and the paired differences in their own per-song loops).
 
 A *method* is any function (mixture, stems) -> {name: estimate}: it gets the true stems only so that
 oracle masks and the oracle-assisted baselines (NMF, ICA) can use them; blind methods ignore them.
@@ -39,7 +40,7 @@ def _is_musdb_track(track):
 def iter_tracks(tracks, names=None, targets=MUSDB_TARGETS):
     """Yield (name, (mixture, stems, sr)) one track at a time, reading musdb tracks only when their turn comes.
 
-    Used in: `run_comparison` (06, 11); usable for any per-song loop (08, 09) that must hold one song at a time.
+    Used in: `run_comparison` (06, 11); the per-song loops of 08, 09 and 10, which hold one song at a time.
 
     Args:
         tracks: musdb tracks (`datasets.load_musdb(...).tracks[:n]`, read from disk one by one) or
@@ -72,7 +73,7 @@ def score_estimates(method, name, mixture, stems, estimates, sr, four_stems=True
                     window_seconds=1.0, hop_seconds=1.0):
     """Score one method's estimates of one track: the vocals/accompaniment pair and, if present, four stems.
 
-    Used in: 06, 11 (through `run_comparison`).
+    Used in: 06, 11 (through `run_comparison`); 08, 09, 10 (their own per-song loops).
 
     Args:
         method, name: labels for the rows.
